@@ -1,0 +1,236 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Org is a tenant. Its Code (Kinde's org_code, e.g. "org_acme") is the key
+// every tenant record hangs from.
+type Org struct {
+	Code       string            `json:"org_code"`
+	Name       string            `json:"name"`
+	Properties map[string]string `json:"properties,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+}
+
+// OrgUpdate is a partial update of an Org: nil fields are left alone. In
+// Properties a nil value deletes the key and a non-nil one sets it.
+type OrgUpdate struct {
+	Name       *string
+	Properties map[string]*string
+}
+
+// UserStatus says whether a user may sign in.
+type UserStatus string
+
+const (
+	UserActive    UserStatus = "active"
+	UserSuspended UserStatus = "suspended"
+)
+
+// Role caps the scopes a token issued to a signed-in user may carry.
+type Role string
+
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// User is a person in one organization.
+type User struct {
+	ID         string     `json:"user_id"`
+	OrgCode    string     `json:"org_code"`
+	Email      string     `json:"email"`
+	GivenName  string     `json:"given_name,omitempty"`
+	FamilyName string     `json:"family_name,omitempty"`
+	Status     UserStatus `json:"status"`
+	Role       Role       `json:"role"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// UserFilter narrows ListUsers. Zero fields do not filter. Prefixes match
+// case-insensitively: EmailPrefix against the email, NamePrefix against the
+// given name, the family name, or "given family".
+type UserFilter struct {
+	EmailPrefix string
+	NamePrefix  string
+	Status      UserStatus
+}
+
+// UserUpdate is a partial update of a User: nil fields are left alone.
+type UserUpdate struct {
+	Email      *string
+	GivenName  *string
+	FamilyName *string
+	Status     *UserStatus
+	Role       *Role
+}
+
+// UserCredential pairs a user with their password hash for sign-in.
+type UserCredential struct {
+	User         User
+	PasswordHash string
+}
+
+// FlagType is the type of a feature flag's value.
+type FlagType string
+
+const (
+	FlagBoolean FlagType = "boolean"
+	FlagString  FlagType = "string"
+	FlagInteger FlagType = "integer"
+	FlagJSON    FlagType = "json"
+)
+
+// FlagDefinition is a feature flag, defined once for all organizations.
+// DefaultValue is JSON of the flag's Type.
+type FlagDefinition struct {
+	Key          string          `json:"key"`
+	Type         FlagType        `json:"type"`
+	DefaultValue json.RawMessage `json:"default_value"`
+	Description  string          `json:"description,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+}
+
+// FlagOverride is one organization's value for a flag.
+type FlagOverride struct {
+	OrgCode   string          `json:"org_code"`
+	Key       string          `json:"key"`
+	Value     json.RawMessage `json:"value"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// EffectiveFlag is a definition seen from one organization: its override if
+// it has one (Override non-nil), the default otherwise.
+type EffectiveFlag struct {
+	Definition FlagDefinition
+	Override   *FlagOverride
+}
+
+// Value returns the value in effect for the organization.
+func (f EffectiveFlag) Value() json.RawMessage {
+	if f.Override != nil {
+		return f.Override.Value
+	}
+	return f.Definition.DefaultValue
+}
+
+// ClientKind tells how a client came to exist.
+type ClientKind string
+
+const (
+	// ClientMachine clients are provisioned by an administrator, hold a
+	// secret and use client_credentials, bound to one org or global.
+	ClientMachine ClientKind = "machine"
+	// ClientRegistered clients registered themselves through RFC 7591;
+	// they are never bound to an org and never use client_credentials.
+	ClientRegistered ClientKind = "registered"
+)
+
+// Client is an OAuth client of the embedded issuer.
+type Client struct {
+	ID   string     `json:"client_id"`
+	Name string     `json:"client_name"`
+	Kind ClientKind `json:"kind"`
+	// OrgCode binds a machine client to one org; empty means global (for
+	// machine clients) or unbound (registered clients).
+	OrgCode string `json:"org_code,omitempty"`
+	// SecretHash is the hex SHA-256 of the client secret; empty for public
+	// clients. Secrets are 256-bit random values, so a fast hash suffices.
+	SecretHash              string            `json:"-"`
+	Scopes                  []string          `json:"scopes"`
+	RedirectURIs            []string          `json:"redirect_uris,omitempty"`
+	GrantTypes              []string          `json:"grant_types"`
+	TokenEndpointAuthMethod string            `json:"token_endpoint_auth_method"`
+	Properties              map[string]string `json:"properties,omitempty"`
+	CreatedAt               time.Time         `json:"created_at"`
+	LastUsedAt              time.Time         `json:"last_used_at,omitzero"`
+}
+
+// SigningKey is one of the issuer's private keys.
+type SigningKey struct {
+	ID         string    // the JWS kid
+	Algorithm  string    // e.g. "RS256"
+	PrivateKey []byte    // PKCS #8, DER
+	CreatedAt  time.Time // set when zero
+}
+
+// AuthRequest is an authorization request waiting for sign-in and consent.
+// It is found by the hash of a random handle that travels in the login and
+// consent forms.
+type AuthRequest struct {
+	HandleHash          string
+	ClientID            string
+	RedirectURI         string
+	State               string
+	Scopes              []string
+	Resource            string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	// CSRFHash is the hash of the token the forms must echo.
+	CSRFHash string
+	// OrgCode and UserID are set once the user has signed in.
+	OrgCode   string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuthCode is an issued authorization code, stored by hash.
+type AuthCode struct {
+	CodeHash      string
+	ClientID      string
+	OrgCode       string
+	UserID        string
+	RedirectURI   string
+	Resource      string
+	Scopes        []string
+	CodeChallenge string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	// UsedAt and GrantID are set when the code is redeemed.
+	UsedAt  time.Time
+	GrantID string
+}
+
+// Grant is a user's consent to a client: the family that the access and
+// refresh tokens issued from one authorization code belong to.
+type Grant struct {
+	ID        string
+	ClientID  string
+	OrgCode   string
+	UserID    string
+	Scopes    []string
+	Resource  string
+	CreatedAt time.Time
+	RevokedAt time.Time // zero while active
+}
+
+// Revoked reports whether the grant has been revoked.
+func (g Grant) Revoked() bool { return !g.RevokedAt.IsZero() }
+
+// RefreshToken is one refresh token of a grant, stored by hash.
+type RefreshToken struct {
+	TokenHash string
+	GrantID   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RotatedAt time.Time // set when exchanged for its successor
+}
+
+// AuditEvent records one thing a principal did or was refused.
+type AuditEvent struct {
+	ID       string    `json:"event_id"`
+	OrgCode  string    `json:"org_code,omitempty"`
+	Time     time.Time `json:"time"`
+	Subject  string    `json:"subject"`
+	ClientID string    `json:"client_id"`
+	Action   string    `json:"action"`
+	Target   string    `json:"target,omitempty"`
+	Outcome  string    `json:"outcome"`
+	Detail   string    `json:"detail,omitempty"`
+}
