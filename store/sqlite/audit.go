@@ -1,0 +1,51 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/orgscope/orgscope/store"
+)
+
+const auditColumns = `org_code, id, time, subject, client_id, action, target, outcome, detail`
+
+func scanEvent(r scanner) (store.AuditEvent, error) {
+	var e store.AuditEvent
+	err := r.Scan(&e.OrgCode, &e.ID, timeDest{&e.Time}, &e.Subject, &e.ClientID, &e.Action,
+		&e.Target, &e.Outcome, &e.Detail)
+	return e, err
+}
+
+// AppendAuditEvent stores e, giving it an ID (store.NewID) and a Time when
+// they are empty. OrgCode may be empty (an event of no org) or name an org
+// that does not exist (a refused request): the log records what was asked.
+func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
+	if e.ID == "" {
+		e.ID = store.NewID(store.EventIDPrefix)
+	}
+	return s.write(ctx, "append audit event", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.OrgCode, e.ID, timeValue(s.stamp(e.Time)), e.Subject, e.ClientID, e.Action, e.Target, e.Outcome, e.Detail)
+		return err
+	})
+}
+
+// ListAuditEvents walks the (org_code, id) primary key backwards: event IDs
+// are time-ordered, so this is newest first.
+func (s *Store) ListAuditEvents(ctx context.Context, orgCode string, page store.Page) ([]store.AuditEvent, string, error) {
+	before, err := decodeCursor(page.Cursor, listAudit, orgCode)
+	if err != nil {
+		return nil, "", s.fail("list audit events", err)
+	}
+	query, args := `SELECT `+auditColumns+` FROM audit_events WHERE org_code = ?`, []any{orgCode}
+	if before != "" {
+		query, args = query+` AND id < ?`, append(args, before)
+	}
+	query, args = query+` ORDER BY id DESC LIMIT ?`, append(args, page.Size()+1)
+	events, err := queryAll(ctx, s.reader, query, args, scanEvent)
+	if err != nil {
+		return nil, "", s.fail("list audit events", err)
+	}
+	events, last := trimPage(events, page.Size(), func(e store.AuditEvent) string { return e.ID })
+	return events, encodeCursor(listAudit, orgCode, last), nil
+}

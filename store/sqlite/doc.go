@@ -1,0 +1,17 @@
+// Package sqlite is OrgScope's default storage backend: one SQLite file,
+// opened through the pure-Go modernc.org/sqlite driver, implementing
+// [store.Store].
+//
+// The file runs in WAL mode with two connection pools: a single writer
+// connection whose transactions begin IMMEDIATE (they take the write lock up
+// front, so two writers never deadlock upgrading a read lock, and every
+// write is serialized), and a read-only pool that queries beside it. The
+// schema lives in migrations/*.sql, embedded in the binary and applied in
+// order by [Open].
+//
+// Conventions of the schema: times are INTEGER unix microseconds in UTC (NULL
+// for the zero time), lists and maps are TEXT JSON (NULL when empty, so they
+// read back as nil), and every tenant table is keyed by org_code first, so
+// that each tenant query is an index range of one organization. Listings
+// page by key (never OFFSET) with opaque cursors.
+package sqlite

@@ -1,0 +1,277 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t, nil) })
+}
+
+// openTemp opens a store in a fresh file, closed when the test ends.
+func openTemp(t *testing.T, opts *Options) *Store {
+	t.Helper()
+	return openAt(t, filepath.Join(t.TempDir(), "test.db"), opts)
+}
+
+func openAt(t *testing.T, path string, opts *Options) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPragmas(t *testing.T) {
+	s := openTemp(t, nil)
+	for _, c := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"synchronous", "1"}, // NORMAL
+		{"busy_timeout", "5000"},
+	} {
+		var got string
+		if err := s.writer.QueryRowContext(t.Context(), "PRAGMA "+c.pragma).Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", c.pragma, err)
+		}
+		if got != c.want {
+			t.Errorf("writer PRAGMA %s = %q, want %q", c.pragma, got, c.want)
+		}
+	}
+	var mode string
+	if err := s.reader.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("reader journal_mode = %q, %v; want wal", mode, err)
+	}
+	if _, err := s.reader.ExecContext(t.Context(), `INSERT INTO orgs (code, name, created_at, updated_at) VALUES ('x', 'x', 0, 0)`); err == nil {
+		t.Error("the reader pool accepted a write")
+	}
+}
+
+// appliedMigrations returns the schema_migrations table as "version name
+// applied_at" lines.
+func appliedMigrations(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.reader.QueryContext(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var (
+			version, at int64
+			name        string
+		)
+		if err := rows.Scan(&version, &name, &at); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%d %s %d", version, name, at))
+	}
+	return out
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "orgscope.db")
+	s, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := appliedMigrations(t, s)
+	if len(applied) != len(steps) || !strings.HasPrefix(applied[0], "1 0001_init.sql ") {
+		t.Fatalf("schema_migrations = %q, want one row per %d migrations", applied, len(steps))
+	}
+	org, err := s.CreateOrg(ctx, store.Org{Code: "org_a", Name: "A", Properties: map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := s.EnsureSigningKey(ctx, store.SigningKey{ID: "k1", Algorithm: "RS256", PrivateKey: []byte{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openAt(t, path, nil)
+	if got := appliedMigrations(t, s); strings.Join(got, "\n") != strings.Join(applied, "\n") {
+		t.Fatalf("schema_migrations after re-open = %q, want %q", got, applied)
+	}
+	got, err := s.GetOrg(ctx, "org_a")
+	if err != nil || got.Name != org.Name || !got.CreatedAt.Equal(org.CreatedAt) || got.Properties["k"] != "v" {
+		t.Fatalf("org after re-open = %+v, %v; want %+v", got, err, org)
+	}
+	again, err := s.EnsureSigningKey(ctx, store.SigningKey{ID: "k2", Algorithm: "RS256", PrivateKey: []byte{4}})
+	if err != nil || again.ID != key.ID || string(again.PrivateKey) != string(key.PrivateKey) {
+		t.Fatalf("signing key after re-open = %+v, %v; want %+v", again, err, key)
+	}
+}
+
+// TestConcurrentOpen opens one fresh file from several goroutines at once,
+// as replicas sharing a volume would: each migration must apply once.
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	stores := make([]*Store, 4)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() {
+			s, err := Open(t.Context(), path, nil)
+			if err != nil {
+				t.Errorf("Open %d: %v", i, err)
+				return
+			}
+			t.Cleanup(func() { s.Close() })
+			stores[i] = s
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	steps, _ := migrations()
+	if got := appliedMigrations(t, stores[0]); len(got) != len(steps) {
+		t.Fatalf("schema_migrations = %q, want %d rows", got, len(steps))
+	}
+}
+
+func TestClosed(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "test.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Ping(t.Context()); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Ping after Close: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.GetOrg(t.Context(), "org_a"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("GetOrg after Close: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.CreateOrg(t.Context(), store.Org{Code: "org_a"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("CreateOrg after Close: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestOpenRefused(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "file:x.db", "x.db?mode=ro"} {
+		if s, err := Open(t.Context(), path, nil); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+	notDB := filepath.Join(t.TempDir(), "not.db")
+	if err := os.WriteFile(notDB, []byte(strings.Repeat("not a database ", 100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(t.Context(), notDB, nil); !errors.Is(err, store.ErrUnavailable) {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("Open of a file that is not a database: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestOptionsNow checks that the injected clock stamps records and decides
+// expiry.
+func TestOptionsNow(t *testing.T) {
+	now := time.Date(2030, 6, 1, 12, 0, 0, 123456789, time.UTC)
+	s := openTemp(t, &Options{Now: func() time.Time { return now }})
+	ctx := t.Context()
+	org, err := s.CreateOrg(ctx, store.Org{Code: "org_a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := now.Truncate(time.Microsecond); !org.CreatedAt.Equal(want) || !org.UpdatedAt.Equal(want) {
+		t.Fatalf("CreatedAt %v, UpdatedAt %v; want %v", org.CreatedAt, org.UpdatedAt, want)
+	}
+	if err := s.CreateGrant(ctx, store.Grant{ID: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	for hash, expires := range map[string]time.Time{"dead": now, "live": now.Add(time.Second)} {
+		if err := s.CreateRefreshToken(ctx, store.RefreshToken{TokenHash: hash, GrantID: "g", ExpiresAt: expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RotateRefreshToken(ctx, "dead", store.RefreshToken{TokenHash: "n1"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rotate a token expiring now: %v, want ErrNotFound", err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, "live", store.RefreshToken{TokenHash: "n2"}); err != nil {
+		t.Errorf("rotate a token expiring in a second: %v", err)
+	}
+}
+
+// TestQueryPlans checks that keyset listings walk an index in order: no
+// sort, no scan of other orgs, so the cost is the page size at any depth.
+func TestQueryPlans(t *testing.T) {
+	s := openTemp(t, nil)
+	for _, c := range []struct {
+		name, query string
+		args        []any
+		want        string
+	}{
+		{"users", `SELECT ` + userColumns + ` FROM users WHERE org_code = ? AND id > ? ORDER BY id LIMIT ?`,
+			[]any{"org_a", "usr_", 21}, "SEARCH users USING PRIMARY KEY (org_code=? AND id>?)"},
+		{"audit", `SELECT ` + auditColumns + ` FROM audit_events WHERE org_code = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+			[]any{"org_a", "evt_", 21}, "SEARCH audit_events USING PRIMARY KEY (org_code=? AND id<?)"},
+		{"orgs", `SELECT ` + orgColumns + ` FROM orgs WHERE code > ? ORDER BY code LIMIT ?`,
+			[]any{"org_a", 21}, "SEARCH orgs USING INDEX sqlite_autoindex_orgs_1 (code>?)"},
+		{"credentials", `SELECT ` + userColumns + ` FROM users WHERE email_lower = ?`,
+			[]any{"a@b.c"}, "SEARCH users USING INDEX users_email (email_lower=?)"},
+		{"idle clients", `DELETE FROM clients WHERE kind = ? AND ` + idleSince + ` < ?`,
+			[]any{"registered", 0}, "SEARCH clients USING INDEX clients_idle"},
+	} {
+		plan := explain(t, s, c.query, c.args...)
+		if !strings.Contains(plan, c.want) || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("%s: plan\n%s\nwant %q and no temporary sort", c.name, plan, c.want)
+		}
+	}
+}
+
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", query, err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, detail)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	c := encodeCursor(listUsers, "org_a", "usr_1")
+	if got, err := decodeCursor(c, listUsers, "org_a"); err != nil || got != "usr_1" {
+		t.Fatalf("decodeCursor = %q, %v", got, err)
+	}
+	if encodeCursor(listUsers, "org_a", "") != "" {
+		t.Fatal("cursor of the last page is not empty")
+	}
+	for _, bad := range []string{"x", c + "x", encodeCursor(listAudit, "org_a", "usr_1")} {
+		if _, err := decodeCursor(bad, listUsers, "org_a"); !errors.Is(err, store.ErrInvalidCursor) {
+			t.Errorf("decodeCursor(%q) = %v, want ErrInvalidCursor", bad, err)
+		}
+	}
+}

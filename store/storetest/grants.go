@@ -1,0 +1,295 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orgscope/orgscope/store"
+)
+
+var grantTests = []test{
+	{"AuthRequestLifecycle", testAuthRequestLifecycle},
+	{"AuthCodeRedeem", testAuthCodeRedeem},
+	{"GrantRevoke", testGrantRevoke},
+	{"RefreshRotateChain", testRefreshRotateChain},
+	{"RefreshRotateRefused", testRefreshRotateRefused},
+	{"RefreshRotateConcurrent", testRefreshRotateConcurrent},
+}
+
+func createGrant(t *testing.T, s store.Store, id string) store.Grant {
+	t.Helper()
+	g := store.Grant{ID: id, ClientID: "dcr_1", OrgCode: "org_a", UserID: "usr_1", Scopes: []string{"read:users"}, Resource: "https://mcp.example/mcp", CreatedAt: past}
+	ok(t, s.CreateGrant(t.Context(), g), "CreateGrant "+id)
+	return g
+}
+
+func createToken(t *testing.T, s store.Store, hash, grantID string, expires time.Time) store.RefreshToken {
+	t.Helper()
+	rt := store.RefreshToken{TokenHash: hash, GrantID: grantID, CreatedAt: past, ExpiresAt: expires}
+	ok(t, s.CreateRefreshToken(t.Context(), rt), "CreateRefreshToken "+hash)
+	return rt
+}
+
+func getGrant(t *testing.T, s store.Store, id string) store.Grant {
+	t.Helper()
+	g, err := s.GetGrant(t.Context(), id)
+	ok(t, err, "GetGrant "+id)
+	return g
+}
+
+func lookupToken(t *testing.T, s store.Store, hash string) store.RefreshToken {
+	t.Helper()
+	rt, _, err := s.LookupRefreshToken(t.Context(), hash)
+	ok(t, err, "LookupRefreshToken "+hash)
+	return rt
+}
+
+func testAuthRequestLifecycle(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	req := store.AuthRequest{
+		HandleHash:          "handle-1",
+		ClientID:            "dcr_1",
+		RedirectURI:         "http://127.0.0.1:9999/cb",
+		State:               "xyz",
+		Scopes:              []string{"read:users", "write:flags"},
+		Resource:            "https://mcp.example/mcp",
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		CSRFHash:            "csrf-1",
+		CreatedAt:           past,
+		ExpiresAt:           future,
+	}
+	ok(t, s.CreateAuthRequest(ctx, req), "CreateAuthRequest")
+	got, err := s.GetAuthRequest(ctx, "handle-1")
+	ok(t, err, "GetAuthRequest")
+	equal(t, "GetAuthRequest", got, req)
+	wantErr(t, s.CreateAuthRequest(ctx, store.AuthRequest{HandleHash: "handle-1"}), store.ErrConflict, "CreateAuthRequest duplicate")
+
+	ok(t, s.SetAuthRequestUser(ctx, "handle-1", "org_a", "usr_1"), "SetAuthRequestUser")
+	req.OrgCode, req.UserID = "org_a", "usr_1"
+	got, err = s.GetAuthRequest(ctx, "handle-1")
+	ok(t, err, "GetAuthRequest")
+	equal(t, "request after sign-in", got, req)
+	wantErr(t, s.SetAuthRequestUser(ctx, "nope", "org_a", "usr_1"), store.ErrNotFound, "SetAuthRequestUser unknown")
+
+	got, err = s.ConsumeAuthRequest(ctx, "handle-1")
+	ok(t, err, "ConsumeAuthRequest")
+	equal(t, "consumed request", got, req)
+	_, err = s.ConsumeAuthRequest(ctx, "handle-1")
+	wantErr(t, err, store.ErrNotFound, "ConsumeAuthRequest again")
+	_, err = s.GetAuthRequest(ctx, "handle-1")
+	wantErr(t, err, store.ErrNotFound, "GetAuthRequest after consume")
+
+	fresh := store.AuthRequest{HandleHash: "handle-2", ExpiresAt: future}
+	ok(t, s.CreateAuthRequest(ctx, fresh), "CreateAuthRequest")
+	got, err = s.GetAuthRequest(ctx, "handle-2")
+	ok(t, err, "GetAuthRequest")
+	if !isStamped(got.CreatedAt) {
+		t.Fatalf("CreatedAt %v not set", got.CreatedAt)
+	}
+}
+
+func testAuthCodeRedeem(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	code := store.AuthCode{
+		CodeHash:      "code-1",
+		ClientID:      "dcr_1",
+		OrgCode:       "org_a",
+		UserID:        "usr_1",
+		RedirectURI:   "http://127.0.0.1:9999/cb",
+		Resource:      "https://mcp.example/mcp",
+		Scopes:        []string{"read:users"},
+		CodeChallenge: "challenge",
+		CreatedAt:     past,
+		ExpiresAt:     future,
+	}
+	ok(t, s.CreateAuthCode(ctx, code), "CreateAuthCode")
+	wantErr(t, s.CreateAuthCode(ctx, store.AuthCode{CodeHash: "code-1"}), store.ErrConflict, "CreateAuthCode duplicate")
+
+	got, err := s.RedeemAuthCode(ctx, "code-1", "grt_first")
+	ok(t, err, "RedeemAuthCode")
+	if !isStamped(got.UsedAt) {
+		t.Fatalf("UsedAt %v not set", got.UsedAt)
+	}
+	code.UsedAt, code.GrantID = got.UsedAt, "grt_first"
+	equal(t, "redeemed code", got, code)
+	grant := createGrant(t, s, "grt_first")
+	other := createGrant(t, s, "grt_other")
+
+	// The replay revokes the grant of the first redemption, not the one it names.
+	_, err = s.RedeemAuthCode(ctx, "code-1", "grt_other")
+	wantErr(t, err, store.ErrReplayed, "RedeemAuthCode again")
+	revoked := getGrant(t, s, "grt_first")
+	if !revoked.Revoked() || !isStamped(revoked.RevokedAt) {
+		t.Fatalf("grant of a replayed code not revoked: %+v", revoked)
+	}
+	grant.RevokedAt = revoked.RevokedAt
+	equal(t, "revoked grant", revoked, grant)
+	equal(t, "grant named by the replay", getGrant(t, s, "grt_other"), other)
+
+	_, err = s.RedeemAuthCode(ctx, "code-1", "grt_third")
+	wantErr(t, err, store.ErrReplayed, "RedeemAuthCode a third time")
+	equal(t, "grant after a second replay", getGrant(t, s, "grt_first"), grant)
+
+	_, err = s.RedeemAuthCode(ctx, "nope", "grt_x")
+	wantErr(t, err, store.ErrNotFound, "RedeemAuthCode unknown")
+}
+
+func testGrantRevoke(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := createGrant(t, s, "grt_1")
+	equal(t, "GetGrant", getGrant(t, s, "grt_1"), g)
+	wantErr(t, s.CreateGrant(ctx, store.Grant{ID: "grt_1"}), store.ErrConflict, "CreateGrant duplicate")
+	equal(t, "grant after refused duplicate", getGrant(t, s, "grt_1"), g)
+	_, err := s.GetGrant(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound, "GetGrant unknown")
+	createGrant(t, s, "grt_active")
+
+	ok(t, s.RevokeGrant(ctx, "grt_1"), "RevokeGrant")
+	revoked := getGrant(t, s, "grt_1")
+	if !isStamped(revoked.RevokedAt) {
+		t.Fatalf("RevokedAt %v not set", revoked.RevokedAt)
+	}
+	ok(t, s.RevokeGrant(ctx, "grt_1"), "RevokeGrant again")
+	equal(t, "grant after a second revoke", getGrant(t, s, "grt_1"), revoked)
+	wantErr(t, s.RevokeGrant(ctx, "nope"), store.ErrNotFound, "RevokeGrant unknown")
+
+	since := func(at time.Time) []string {
+		ids, err := s.RevokedGrantsSince(ctx, at)
+		ok(t, err, "RevokedGrantsSince")
+		return ids
+	}
+	equal(t, "revoked since long ago", since(past), []string{"grt_1"})
+	equal(t, "revoked since the revocation", since(revoked.RevokedAt), []string{"grt_1"})
+	equal(t, "revoked since just after", len(since(revoked.RevokedAt.Add(time.Microsecond))), 0)
+}
+
+func testRefreshRotateChain(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := createGrant(t, s, "grt_1")
+	t1 := createToken(t, s, "t1", "grt_1", future)
+	rt, grant, err := s.LookupRefreshToken(ctx, "t1")
+	ok(t, err, "LookupRefreshToken")
+	equal(t, "looked-up token", rt, t1)
+	equal(t, "looked-up grant", grant, g)
+
+	// next.GrantID is forced to the old token's grant.
+	got, err := s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t2", GrantID: "grt_forged", ExpiresAt: future})
+	ok(t, err, "RotateRefreshToken t1")
+	equal(t, "grant of the rotation", got, g)
+	got, err = s.RotateRefreshToken(ctx, "t2", store.RefreshToken{TokenHash: "t3", CreatedAt: past, ExpiresAt: future})
+	ok(t, err, "RotateRefreshToken t2")
+	equal(t, "grant of the second rotation", got, g)
+
+	old := lookupToken(t, s, "t1")
+	if !isStamped(old.RotatedAt) {
+		t.Fatalf("t1 RotatedAt %v not set", old.RotatedAt)
+	}
+	t1.RotatedAt = old.RotatedAt
+	equal(t, "rotated t1", old, t1)
+	t2 := lookupToken(t, s, "t2")
+	if t2.GrantID != "grt_1" || !isStamped(t2.CreatedAt) || !isStamped(t2.RotatedAt) || !t2.ExpiresAt.Equal(future) {
+		t.Fatalf("t2 = %+v", t2)
+	}
+	equal(t, "current t3", lookupToken(t, s, "t3"), store.RefreshToken{TokenHash: "t3", GrantID: "grt_1", CreatedAt: past, ExpiresAt: future})
+
+	// Replaying t1 revokes the grant; then even the current token is dead.
+	_, err = s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t_replay", ExpiresAt: future})
+	wantErr(t, err, store.ErrReplayed, "RotateRefreshToken replay of t1")
+	if !getGrant(t, s, "grt_1").Revoked() {
+		t.Fatal("grant not revoked after a replay")
+	}
+	_, _, err = s.LookupRefreshToken(ctx, "t_replay")
+	wantErr(t, err, store.ErrNotFound, "LookupRefreshToken of the replay's next token")
+	_, err = s.RotateRefreshToken(ctx, "t3", store.RefreshToken{TokenHash: "t4", ExpiresAt: future})
+	wantErr(t, err, store.ErrNotFound, "RotateRefreshToken t3 of a revoked grant")
+	_, _, err = s.LookupRefreshToken(ctx, "t4")
+	wantErr(t, err, store.ErrNotFound, "LookupRefreshToken t4")
+	equal(t, "t3 after the refused rotation", lookupToken(t, s, "t3").RotatedAt, time.Time{})
+}
+
+func testRefreshRotateRefused(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	active := createGrant(t, s, "grt_active")
+	createGrant(t, s, "grt_revoked")
+	ok(t, s.RevokeGrant(ctx, "grt_revoked"), "RevokeGrant")
+	expired := createToken(t, s, "expired", "grt_active", past.Add(time.Hour))
+	ofRevoked := createToken(t, s, "of_revoked", "grt_revoked", future)
+	live := createToken(t, s, "live", "grt_active", future)
+	createToken(t, s, "taken", "grt_active", future)
+
+	for _, c := range []struct {
+		name, old, next string
+		err             error
+		unchanged       store.RefreshToken
+	}{
+		{"unknown token", "nope", "n1", store.ErrNotFound, store.RefreshToken{}},
+		{"expired token", "expired", "n2", store.ErrNotFound, expired},
+		{"token of a revoked grant", "of_revoked", "n3", store.ErrNotFound, ofRevoked},
+		{"next hash taken", "live", "taken", store.ErrConflict, live},
+	} {
+		_, err := s.RotateRefreshToken(ctx, c.old, store.RefreshToken{TokenHash: c.next, ExpiresAt: future})
+		wantErr(t, err, c.err, "RotateRefreshToken "+c.name)
+		if c.unchanged.TokenHash != "" {
+			equal(t, c.name+": old token", lookupToken(t, s, c.old), c.unchanged)
+		}
+		if c.next != "taken" {
+			_, _, err = s.LookupRefreshToken(ctx, c.next)
+			wantErr(t, err, store.ErrNotFound, c.name+": next token stored")
+		}
+	}
+	equal(t, "grant after refused rotations", getGrant(t, s, "grt_active"), active)
+
+	err := s.CreateRefreshToken(ctx, store.RefreshToken{TokenHash: "orphan", GrantID: "grt_nope", ExpiresAt: future})
+	wantErr(t, err, store.ErrNotFound, "CreateRefreshToken of a missing grant")
+	_, _, err = s.LookupRefreshToken(ctx, "orphan")
+	wantErr(t, err, store.ErrNotFound, "LookupRefreshToken orphan")
+	err = s.CreateRefreshToken(ctx, store.RefreshToken{TokenHash: "live", GrantID: "grt_active", ExpiresAt: future})
+	wantErr(t, err, store.ErrConflict, "CreateRefreshToken duplicate")
+	equal(t, "token after refused duplicate", lookupToken(t, s, "live"), live)
+}
+
+// testRefreshRotateConcurrent presents one token eight times at once:
+// exactly one rotation succeeds; the others see a rotated token (a replay)
+// or, once a replay has revoked the grant, a dead one.
+func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
+	createGrant(t, s, "grt_1")
+	createToken(t, s, "t1", "grt_1", future)
+	const racers = 8
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			_, errs[i] = s.RotateRefreshToken(t.Context(), "t1", store.RefreshToken{TokenHash: fmt.Sprintf("next%d", i), ExpiresAt: future})
+		})
+	}
+	wg.Wait()
+
+	var won, replayed int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, store.ErrReplayed):
+			replayed++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Fatalf("racer %d: %v", i, err)
+		}
+	}
+	if won != 1 || replayed == 0 {
+		t.Fatalf("%d rotations succeeded and %d saw a replay: want 1 and at least 1 (errors %v)", won, replayed, errs)
+	}
+	stored := 0
+	for i := range racers {
+		if _, _, err := s.LookupRefreshToken(t.Context(), fmt.Sprintf("next%d", i)); err == nil {
+			stored++
+		}
+	}
+	equal(t, "next tokens stored", stored, 1)
+	if !getGrant(t, s, "grt_1").Revoked() {
+		t.Fatal("grant not revoked after concurrent replays")
+	}
+}
