@@ -1,0 +1,126 @@
+package auth
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ClaimMapping says where an issuer puts what OrgScope needs. The zero value
+// reads OrgScope's (and Kinde's) shape: tenant in org_code; scopes in scope,
+// scp or permissions; client in client_id or azp; global tokens allowed.
+type ClaimMapping struct {
+	// TenantClaim names the claim holding the organization code: "org_code"
+	// (Kinde, OrgScope) when empty; "org_id" for Clerk and WorkOS; "tid"
+	// for Entra ID; or any custom claim. Its value must be a string.
+	TenantClaim string
+	// ScopeClaims lists the claims that carry scopes, each either a
+	// space-separated string or an array of strings; all found are merged.
+	// Nil means "scope", "scp" and "permissions".
+	ScopeClaims []string
+	// RequireTenant refuses tokens without the tenant claim. When false such
+	// tokens become global principals.
+	RequireTenant bool
+}
+
+var defaultScopeClaims = []string{"scope", "scp", "permissions"}
+
+func (m ClaimMapping) tenantClaim() string {
+	if m.TenantClaim == "" {
+		return "org_code"
+	}
+	return m.TenantClaim
+}
+
+// Principal builds a principal from a token's claims (already verified).
+func (m ClaimMapping) Principal(claims map[string]json.RawMessage) (*Principal, error) {
+	p := &Principal{
+		Issuer:  stringClaim(claims, "iss"),
+		Subject: stringClaim(claims, "sub"),
+		TokenID: stringClaim(claims, "jti"),
+		GrantID: stringClaim(claims, "grant_id"),
+	}
+	p.ClientID = stringClaim(claims, "client_id")
+	if p.ClientID == "" {
+		p.ClientID = stringClaim(claims, "azp")
+	}
+	if p.Subject == "" { // Kinde's M2M tokens carry azp but no sub.
+		p.Subject = p.ClientID
+	}
+	if gty := stringsClaim(claims, "gty"); len(gty) > 0 {
+		p.GrantType = gty[0]
+	}
+	p.Expiry = timeClaim(claims, "exp")
+	p.IssuedAt = timeClaim(claims, "iat")
+
+	if raw, ok := claims[m.tenantClaim()]; ok {
+		var org string
+		if json.Unmarshal(raw, &org) != nil {
+			return nil, invalid(reasonMalformed, errString("tenant claim "+m.tenantClaim()+" is not a string"))
+		}
+		p.OrgCode = org
+	}
+	if p.OrgCode == "" && m.RequireTenant {
+		return nil, invalid(reasonNoTenant, nil)
+	}
+
+	scopeClaims := m.ScopeClaims
+	if scopeClaims == nil {
+		scopeClaims = defaultScopeClaims
+	}
+	for _, c := range scopeClaims {
+		for _, s := range stringsClaim(claims, c) {
+			for _, f := range strings.Fields(s) {
+				if !slices.Contains(p.Scopes, f) {
+					p.Scopes = append(p.Scopes, f)
+				}
+			}
+		}
+	}
+	slices.Sort(p.Scopes)
+	return p, nil
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func stringClaim(claims map[string]json.RawMessage, name string) string {
+	var s string
+	if raw, ok := claims[name]; ok {
+		json.Unmarshal(raw, &s) // a non-string leaves s empty
+	}
+	return s
+}
+
+// stringsClaim reads a claim that is a string or an array of strings.
+func stringsClaim(claims map[string]json.RawMessage, name string) []string {
+	raw, ok := claims[name]
+	if !ok {
+		return nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if one == "" {
+			return nil
+		}
+		return []string{one}
+	}
+	var many []string
+	json.Unmarshal(raw, &many)
+	return many
+}
+
+func timeClaim(claims map[string]json.RawMessage, name string) time.Time {
+	var secs json.Number
+	raw, ok := claims[name]
+	if !ok || json.Unmarshal(raw, &secs) != nil {
+		return time.Time{}
+	}
+	f, err := secs.Float64()
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(int64(f), 0).UTC()
+}
