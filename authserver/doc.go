@@ -1,0 +1,18 @@
+// Package authserver is OrgScope's embedded OAuth 2.1 authorization server:
+// the issuer of the access tokens the resource server accepts when no
+// external identity provider is configured.
+//
+// It signs RFC 9068 JWT access tokens (typ at+jwt) with a key it creates
+// once and keeps in the store, publishes the public keys at /oauth2/jwks,
+// and issues tokens at /oauth2/token. Machine clients, provisioned by an
+// administrator for one organization or globally, use client_credentials;
+// their tokens carry Kinde's claim shapes (org_code, gty, feature_flags,
+// application_properties). Every token is audience-bound to the one
+// resource this server protects: RFC 8707 resource (or Kinde's audience)
+// may name it and nothing else.
+//
+// Only cmd and tests import this package, so an external issuer replaces it
+// without touching the resource server. It imports auth for the scope
+// hierarchy and the resource-URI rule, so issuer and resource server cannot
+// disagree about either.
+package authserver

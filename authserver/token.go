@@ -1,0 +1,233 @@
+package authserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/store"
+)
+
+// maxFormBytes bounds a token request body.
+const maxFormBytes = 64 << 10
+
+// tokenResponse is RFC 6749 §5.1.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	Scope        string `json:"scope"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
+// handleToken is the token endpoint (RFC 6749 §3.2).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	resp, oerr := s.token(r)
+	if oerr != nil {
+		s.log.InfoContext(r.Context(), "token refused", "error", oerr.code, "description", oerr.description)
+		writeOAuthError(w, oerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) token(r *http.Request) (*tokenResponse, *oauthError) {
+	if r.Method != http.MethodPost {
+		return nil, errInvalidRequest("the token endpoint accepts POST only")
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return nil, errInvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return nil, errInvalidRequest("the form could not be parsed")
+	}
+	for name, values := range r.PostForm {
+		// RFC 6749 §3.2: parameters must not repeat; RFC 8707 lets
+		// resource repeat.
+		if len(values) > 1 && name != "resource" {
+			return nil, errInvalidRequest(fmt.Sprintf("parameter %q is repeated", name))
+		}
+	}
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case "client_credentials":
+		return s.clientCredentialsGrant(r)
+	case "":
+		return nil, errInvalidRequest("grant_type is required")
+	default:
+		return nil, errUnsupportedGrant(fmt.Sprintf("grant_type %q is not supported here", gt))
+	}
+}
+
+// clientCredentialsGrant is RFC 6749 §4.4 for machine clients.
+func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauthError) {
+	ctx := r.Context()
+	cred, oerr := readClientCredentials(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	client, oerr := s.authenticateClient(ctx, cred)
+	if oerr != nil {
+		return nil, oerr
+	}
+	if client.Kind != store.ClientMachine || !slices.Contains(client.GrantTypes, "client_credentials") {
+		return nil, errUnauthorizedClient("this client may not use client_credentials")
+	}
+	aud, oerr := s.audience(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	scopes := client.Scopes
+	if r.PostForm.Has("scope") {
+		scopes = auth.Narrow(client.Scopes, auth.ParseScopes(r.PostForm.Get("scope")))
+		if len(scopes) == 0 {
+			return nil, errInvalidScope("none of the requested scopes is allowed for this client (allowed: " +
+				strings.Join(client.Scopes, " ") + ")")
+		}
+	}
+
+	token, _, oerr := s.mint(ctx, accessClaims{
+		Subject:    client.ID,
+		ClientID:   client.ID,
+		OrgCode:    client.OrgCode,
+		Audience:   aud,
+		Scopes:     scopes,
+		GrantType:  "client_credentials",
+		Properties: client.Properties,
+	})
+	if oerr != nil {
+		return nil, oerr
+	}
+	if err := s.opts.Store.TouchClient(ctx, client.ID, s.opts.Now()); err != nil {
+		s.log.WarnContext(ctx, "record client use", "client_id", client.ID, "err", err)
+	}
+	s.log.InfoContext(ctx, "token issued", "grant_type", "client_credentials", "client_id", client.ID,
+		"org_code", client.OrgCode, "scope", strings.Join(scopes, " "))
+	return &tokenResponse{
+		AccessToken: token,
+		TokenType:   "Bearer",
+		ExpiresIn:   int(s.opts.TokenTTL / time.Second),
+		Scope:       strings.Join(scopes, " "),
+	}, nil
+}
+
+// audience resolves the requested audience: RFC 8707 resource, or Kinde's
+// audience parameter, must name this server's resource (under the same
+// comparison the resource server applies); absent, it defaults to it.
+func (s *Server) audience(r *http.Request) (string, *oauthError) {
+	requested := append(r.PostForm["resource"], r.PostForm["audience"]...)
+	for _, a := range requested {
+		if !auth.ResourceMatches([]string{a}, s.opts.Resource) {
+			return "", errInvalidTarget(fmt.Sprintf("this server issues tokens only for %s, not %q", s.opts.Resource, a))
+		}
+	}
+	return s.opts.Resource, nil
+}
+
+// accessClaims is what goes into an access token besides the registered
+// claims.
+type accessClaims struct {
+	Subject, ClientID, OrgCode, Audience string
+	Scopes                               []string
+	GrantType                            string
+	GrantID                              string
+	Properties                           map[string]string
+}
+
+// tokenClaims is the JSON payload of an access token (RFC 9068 §2.2 plus
+// Kinde's claims).
+type tokenClaims struct {
+	jwt.Claims
+	ClientID              string                   `json:"client_id"`
+	Scope                 string                   `json:"scope"`
+	OrgCode               string                   `json:"org_code,omitempty"`
+	GrantTypes            []string                 `json:"gty"`
+	GrantID               string                   `json:"grant_id,omitempty"`
+	FeatureFlags          map[string]kindeFlag     `json:"feature_flags,omitempty"`
+	ApplicationProperties map[string]kindeProperty `json:"application_properties,omitempty"`
+}
+
+// kindeFlag is Kinde's feature_flags claim entry: {"t":"b","v":true}.
+type kindeFlag struct {
+	Type  string          `json:"t"`
+	Value json.RawMessage `json:"v"`
+}
+
+// kindeProperty is Kinde's application_properties entry: {"v":"..."}.
+type kindeProperty struct {
+	Value string `json:"v"`
+}
+
+// kindeFlagTypes maps flag types to Kinde's one-letter codes; "j" for JSON
+// values is OrgScope's.
+var kindeFlagTypes = map[store.FlagType]string{
+	store.FlagBoolean: "b", store.FlagString: "s", store.FlagInteger: "i", store.FlagJSON: "j",
+}
+
+// mint signs an access token and returns it with its expiry.
+func (s *Server) mint(ctx context.Context, c accessClaims) (string, time.Time, *oauthError) {
+	now := s.opts.Now().UTC()
+	exp := now.Add(s.opts.TokenTTL)
+	claims := tokenClaims{
+		Claims: jwt.Claims{
+			Issuer:   s.opts.Issuer,
+			Subject:  c.Subject,
+			Audience: jwt.Audience{c.Audience},
+			Expiry:   jwt.NewNumericDate(exp),
+			IssuedAt: jwt.NewNumericDate(now),
+			ID:       uuid.NewString(),
+		},
+		ClientID:   c.ClientID,
+		Scope:      strings.Join(c.Scopes, " "),
+		OrgCode:    c.OrgCode,
+		GrantTypes: []string{c.GrantType},
+		GrantID:    c.GrantID,
+	}
+	if c.OrgCode != "" {
+		flags, err := s.orgFlags(ctx, c.OrgCode)
+		if err != nil {
+			return "", time.Time{}, s.storeFailure(ctx, "org flags", err)
+		}
+		claims.FeatureFlags = flags
+	}
+	if len(c.Properties) > 0 {
+		claims.ApplicationProperties = make(map[string]kindeProperty, len(c.Properties))
+		for k, v := range c.Properties {
+			claims.ApplicationProperties[k] = kindeProperty{Value: v}
+		}
+	}
+	token, err := jwt.Signed(s.signer).Claims(claims).Serialize()
+	if err != nil {
+		s.log.ErrorContext(ctx, "sign token", "err", err)
+		return "", time.Time{}, errServer()
+	}
+	return token, exp, nil
+}
+
+// orgFlags returns the organization's effective flags as the Kinde claim.
+func (s *Server) orgFlags(ctx context.Context, orgCode string) (map[string]kindeFlag, error) {
+	out := map[string]kindeFlag{}
+	page := store.Page{Limit: store.MaxPageSize}
+	for {
+		flags, next, err := s.opts.Store.ListEffectiveFlags(ctx, orgCode, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range flags {
+			out[f.Definition.Key] = kindeFlag{Type: kindeFlagTypes[f.Definition.Type], Value: f.Value()}
+		}
+		if next == "" {
+			return out, nil
+		}
+		page.Cursor = next
+	}
+}
