@@ -1,0 +1,51 @@
+package mcpserver
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/tools"
+)
+
+const instructions = `OrgScope manages the users, organization settings and feature flags of one tenant of a multi-tenant SaaS.
+Your access token decides the organization: with an org-scoped token every tool acts on that organization and org_code may be omitted; with a global (administration) token, pass org_code to name the organization.
+Call whoami to see your organization, scopes and the tools you may call. Lists are paginated: pass next_cursor back as cursor.`
+
+// newMCPServer builds the one go-sdk server every request is served by.
+func newMCPServer(opts Options, logger *slog.Logger) *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "orgscope", Title: "OrgScope", Version: opts.Version},
+		&mcp.ServerOptions{Instructions: instructions, Logger: slog.New(atLeast(slog.LevelWarn, logger.Handler()))})
+	tools.Register(s, tools.Options{Store: opts.Store, Logger: logger})
+	s.AddReceivingMiddleware(filterToolList)
+	return s
+}
+
+// filterToolList shows each principal only the tools it may call.
+func filterToolList(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		res, err := next(ctx, method, req)
+		if method != "tools/list" || err != nil {
+			return res, err
+		}
+		list, ok := res.(*mcp.ListToolsResult)
+		if !ok {
+			return res, err
+		}
+		var p *auth.Principal
+		if extra := req.GetExtra(); extra != nil {
+			p, _ = auth.PrincipalFrom(extra.TokenInfo)
+		}
+		visible := make([]*mcp.Tool, 0, len(list.Tools))
+		for _, t := range list.Tools {
+			if spec, ok := tools.Lookup(t.Name); ok && p != nil && spec.Allowed(p) {
+				visible = append(visible, t)
+			}
+		}
+		filtered := *list
+		filtered.Tools = visible
+		return &filtered, nil
+	}
+}

@@ -1,0 +1,223 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/problem"
+	"github.com/orgscope/orgscope/tools"
+	"github.com/orgscope/orgscope/wellknown"
+)
+
+// MCPPath is where the MCP endpoint is served; the canonical resource URI
+// is the public base URL followed by it.
+const MCPPath = "/mcp"
+
+// DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultScopes are named in the 401 challenge when the request does not
+// say what it wants to do: enough to look around, and a client steps up
+// from there.
+var DefaultScopes = []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags}
+
+// Store is what the server needs from the database: what the tools use,
+// and a ping for readiness.
+type Store interface {
+	tools.Store
+	Ping(ctx context.Context) error
+}
+
+// Options configures New.
+type Options struct {
+	// PublicURL is the base URL clients reach the server at (scheme, host,
+	// optional port, no path). Required.
+	PublicURL string
+	// Store backs the tools and readiness. Required.
+	Store Store
+	// Verifier checks access tokens. Required.
+	Verifier auth.Verifier
+	// AuthorizationServers are the issuer identifiers listed in the
+	// Protected Resource Metadata. Required.
+	AuthorizationServers []string
+	// AuthServer, when set, is the embedded issuer's handler, mounted at
+	// /oauth2/; AuthServerMetadata is then served at the well-known paths.
+	AuthServer         http.Handler
+	AuthServerMetadata *oauthex.AuthServerMeta
+	// AllowedOrigins are browser origins, besides the server's own (and
+	// loopback ones for a loopback server), that may call /mcp; "*" allows all.
+	AllowedOrigins []string
+	// AllowedHosts are Host header values accepted besides the public
+	// URL's host.
+	AllowedHosts []string
+	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// ResourceDocumentation is the resource_documentation URL in the PRM;
+	// empty means the project's README.
+	ResourceDocumentation string
+	// Version is reported to MCP clients.
+	Version string
+	// Logger receives the access log and every refusal; nil discards.
+	Logger *slog.Logger
+}
+
+// Server is the assembled handler.
+type Server struct {
+	handler  http.Handler
+	resource string
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Resource returns the canonical resource URI (the PRM's resource).
+func (s *Server) Resource() string { return s.resource }
+
+// Resource returns the canonical resource URI for a public base URL.
+func Resource(publicURL string) string { return strings.TrimSuffix(publicURL, "/") + MCPPath }
+
+// New assembles the handler.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Verifier == nil || len(opts.AuthorizationServers) == 0 {
+		return nil, errors.New("mcpserver: Options needs Store, Verifier and AuthorizationServers")
+	}
+	public, err := url.Parse(strings.TrimSuffix(opts.PublicURL, "/"))
+	if err != nil || (public.Scheme != "http" && public.Scheme != "https") || public.Host == "" {
+		return nil, fmt.Errorf("mcpserver: public URL %q must be an absolute http(s) URL", opts.PublicURL)
+	}
+	if public.Path != "" || public.RawQuery != "" {
+		return nil, fmt.Errorf("mcpserver: public URL %q must not have a path or query", opts.PublicURL)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.ResourceDocumentation == "" {
+		opts.ResourceDocumentation = "https://github.com/orgscope/orgscope#readme"
+	}
+	resource := public.String() + MCPPath
+	metadataURL, err := wellknown.ResourceMetadataURL(resource)
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	err = wellknown.Mount(mux, wellknown.Documents{
+		Resource: &oauthex.ProtectedResourceMetadata{
+			Resource:               resource,
+			AuthorizationServers:   opts.AuthorizationServers,
+			ScopesSupported:        auth.AllScopes,
+			BearerMethodsSupported: []string{"header"},
+			ResourceName:           "OrgScope",
+			ResourceDocumentation:  opts.ResourceDocumentation,
+		},
+		AuthServer: opts.AuthServerMetadata,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.AuthServer != nil {
+		mux.Handle("/oauth2/", opts.AuthServer)
+	}
+
+	server := newMCPServer(opts, logger)
+	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{
+		// Stateless: every request is authenticated on its own, any replica
+		// can serve it, and 2026-07-28 clients are accepted.
+		Stateless: true,
+		// JSON answers: readable with curl, no SSE framing.
+		JSONResponse: true,
+		// hostGuard below does the DNS-rebinding check, with the public URL.
+		DisableLocalhostProtection: true,
+		MaxRequestBodyBytes:        opts.MaxBodyBytes,
+		Logger:                     slog.New(atLeast(slog.LevelWarn, logger.Handler())),
+	})
+	authn := auth.Middleware(auth.MiddlewareOptions{
+		Verifier:            opts.Verifier,
+		ResourceMetadataURL: metadataURL,
+		Scopes:              scopesOf,
+		DefaultScopes:       DefaultScopes,
+		Logger:              logger,
+	})
+	mux.Handle(MCPPath, crossOrigin(newOrigins(public, opts.AllowedOrigins),
+		inspect(opts.MaxBodyBytes, authn(notePrincipal(acceptJSON(mcpHandler))))))
+
+	m := newMetrics()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := opts.Store.Ping(ctx); err != nil {
+			logger.WarnContext(r.Context(), "not ready", "err", err)
+			w.Header().Set("Retry-After", "5")
+			problem.Error(w, http.StatusServiceUnavailable, "the database is unreachable")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", m)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"name":                        "OrgScope",
+			"mcp_endpoint":                resource,
+			"protected_resource_metadata": metadataURL,
+			"authorization_servers":       opts.AuthorizationServers,
+			"documentation":               opts.ResourceDocumentation,
+		})
+	})
+
+	// Probes and scrapers address the server by IP, so they skip the Host check.
+	root := http.NewServeMux()
+	root.Handle("/healthz", mux)
+	root.Handle("/readyz", mux)
+	root.Handle("/metrics", mux)
+	root.Handle("/", hostGuard(public, opts.AllowedHosts, notFoundAsProblem(mux)))
+	return &Server{handler: observe(logger, m, root), resource: resource}, nil
+}
+
+// notePrincipal records the authenticated principal for the access log.
+func notePrincipal(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info, ok := r.Context().Value(requestLogKey{}).(*requestLog); ok {
+			info.principal = auth.PrincipalFromContext(r.Context())
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// notFoundAsProblem answers unknown paths and wrong methods with
+// problem+json instead of the mux's text.
+func notFoundAsProblem(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			problem.Error(w, http.StatusNotFound, "no such endpoint; the MCP endpoint is "+MCPPath)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
