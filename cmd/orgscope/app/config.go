@@ -1,0 +1,99 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/orgscope/orgscope/authserver"
+)
+
+// Config is everything Run needs. The zero value of each field is
+// documented; DefaultConfig returns the command's defaults.
+type Config struct {
+	// Addr is the listen address. Ignored when Listener is set.
+	Addr string
+	// Listener, when set, is served instead of listening on Addr (tests
+	// listen on port 0 first, so they know the URL).
+	Listener net.Listener
+	// PublicURL is the base URL clients use; empty derives it from the
+	// listen address. The MCP resource is PublicURL + "/mcp".
+	PublicURL string
+	// DBPath is the SQLite database file.
+	DBPath string
+	// DatabaseURL, when set (postgres://…), selects PostgreSQL instead.
+	DatabaseURL string
+	// Demo seeds demo tenants into an empty database.
+	Demo bool
+	// TokenTTL is the lifetime of access tokens the embedded issuer signs.
+	TokenTTL time.Duration
+	// AllowedOrigins are extra browser origins allowed to call /mcp.
+	AllowedOrigins []string
+	// LogLevel (debug, info, warn, error) and LogFormat (text, json)
+	// configure the log written to Stderr.
+	LogLevel  string
+	LogFormat string
+	// Stdout receives the banner and the demo credentials; Stderr the log.
+	// Nil discards.
+	Stdout, Stderr io.Writer
+	// Logger, when set, is used instead of one built from LogLevel/LogFormat.
+	Logger *slog.Logger
+	// Version is reported to clients.
+	Version string
+}
+
+// DefaultConfig returns the defaults of `orgscope serve`.
+func DefaultConfig() Config {
+	return Config{
+		Addr:      "127.0.0.1:8080",
+		DBPath:    "orgscope.db",
+		Demo:      true,
+		TokenTTL:  authserver.DefaultTokenTTL,
+		LogLevel:  "info",
+		LogFormat: "text",
+		Version:   version,
+	}
+}
+
+// version is set at build time with -ldflags "-X …app.version=v1.2.3".
+var version = "dev"
+
+// publicURLFor derives the public URL from the address actually listened
+// on. A wildcard address becomes 127.0.0.1: a URL must name one host, and
+// anyone reaching the server from elsewhere has to say which with
+// --public-url.
+func publicURLFor(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func (c Config) logger() (*slog.Logger, error) {
+	if c.Logger != nil {
+		return c.Logger, nil
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	w := c.Stderr
+	if w == nil {
+		w = io.Discard
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "":
+		return slog.New(logHandler(slog.NewTextHandler(w, opts))), nil
+	case "json":
+		return slog.New(logHandler(slog.NewJSONHandler(w, opts))), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", c.LogFormat)
+}

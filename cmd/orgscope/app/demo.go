@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authserver"
+	"github.com/orgscope/orgscope/store"
+)
+
+// demoClient is one provisioned demo client, with the secret shown once.
+type demoClient struct {
+	Label, OrgCode, ID, Secret string
+}
+
+type demoOrg struct {
+	code, name string
+	properties map[string]string
+	users      [][3]string // email, given, family; the first is the org's admin
+}
+
+var demoOrgs = []demoOrg{
+	{"org_acme", "Acme Corp", map[string]string{"plan": "enterprise", "region": "eu-west"}, [][3]string{
+		{"ada@acme.example", "Ada", "Lovelace"}, {"grace@acme.example", "Grace", "Hopper"},
+		{"alan@acme.example", "Alan", "Turing"}, {"katherine@acme.example", "Katherine", "Johnson"},
+	}},
+	{"org_beta", "Beta Inc", map[string]string{"plan": "team", "region": "us-east"}, [][3]string{
+		{"barbara@beta.example", "Barbara", "Liskov"}, {"ken@beta.example", "Ken", "Thompson"},
+		{"frances@beta.example", "Frances", "Allen"},
+	}},
+	{"org_gamma", "Gamma Ltd", map[string]string{"plan": "free", "region": "ap-south"}, [][3]string{
+		{"margaret@gamma.example", "Margaret", "Hamilton"}, {"dennis@gamma.example", "Dennis", "Ritchie"},
+		{"radia@gamma.example", "Radia", "Perlman"},
+	}},
+}
+
+var demoFlags = []store.FlagDefinition{
+	{Key: "dark_mode", Type: store.FlagBoolean, DefaultValue: json.RawMessage(`false`), Description: "Dark theme in the web app."},
+	{Key: "max_seats", Type: store.FlagInteger, DefaultValue: json.RawMessage(`10`), Description: "Seats the organization may use."},
+	{Key: "theme", Type: store.FlagString, DefaultValue: json.RawMessage(`"classic"`), Description: "Colour theme name."},
+	{Key: "onboarding", Type: store.FlagJSON, DefaultValue: json.RawMessage(`{"steps":3,"video":true}`), Description: "Onboarding checklist settings."},
+}
+
+// seedDemo fills an empty database with three demo tenants, their users and
+// flags, one machine client per org and one global admin client. It returns
+// the clients (with secrets, for printing once), or nil when the database
+// was not empty or demo seeding is off.
+func seedDemo(ctx context.Context, st store.Store, enabled bool) ([]demoClient, error) {
+	if !enabled {
+		return nil, nil
+	}
+	existing, _, err := st.ListOrgs(ctx, store.Page{Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if len(existing) > 0 {
+		return nil, nil
+	}
+	for _, f := range demoFlags {
+		if _, err := st.CreateFlag(ctx, f); err != nil {
+			return nil, fmt.Errorf("demo flag %s: %w", f.Key, err)
+		}
+	}
+	var clients []demoClient
+	for _, o := range demoOrgs {
+		if _, err := st.CreateOrg(ctx, store.Org{Code: o.code, Name: o.name, Properties: o.properties}); err != nil {
+			return nil, fmt.Errorf("demo org %s: %w", o.code, err)
+		}
+		for i, u := range o.users {
+			role := store.RoleMember
+			if i == 0 {
+				role = store.RoleAdmin
+			}
+			_, err := st.CreateUser(ctx, store.User{
+				ID: store.NewID(store.UserIDPrefix), OrgCode: o.code, Email: u[0],
+				GivenName: u[1], FamilyName: u[2], Status: store.UserActive, Role: role,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("demo user %s: %w", u[0], err)
+			}
+		}
+		c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
+			Name:       o.name + " agent",
+			OrgCode:    o.code,
+			Scopes:     auth.AllScopes,
+			Properties: map[string]string{"agent_name": o.name + " agent"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("demo client for %s: %w", o.code, err)
+		}
+		clients = append(clients, demoClient{Label: o.name, OrgCode: o.code, ID: c.ID, Secret: secret})
+	}
+	overrides := []struct {
+		org, key, value string
+	}{{"org_acme", "dark_mode", `true`}, {"org_acme", "theme", `"sunset"`}, {"org_beta", "max_seats", `50`}}
+	for _, ov := range overrides {
+		if _, err := st.SetFlagOverride(ctx, ov.org, ov.key, json.RawMessage(ov.value)); err != nil {
+			return nil, fmt.Errorf("demo flag override: %w", err)
+		}
+	}
+	c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
+		Name: "Global admin", Scopes: auth.AllScopes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo global client: %w", err)
+	}
+	clients = append(clients, demoClient{Label: "Global admin", ID: c.ID, Secret: secret})
+	return clients, nil
+}
+
+// printBanner tells the operator where the server is and, on the first
+// start, the demo credentials and a curl walkthrough.
+func printBanner(w io.Writer, publicURL, resource string, cfg Config, seeded []demoClient) {
+	fmt.Fprintf(w, "OrgScope %s\n", cfg.Version)
+	fmt.Fprintf(w, "  MCP endpoint:        %s\n", resource)
+	fmt.Fprintf(w, "  Resource metadata:   %s/.well-known/oauth-protected-resource/mcp\n", publicURL)
+	fmt.Fprintf(w, "  Issuer metadata:     %s/.well-known/oauth-authorization-server\n", publicURL)
+	fmt.Fprintf(w, "  Database:            %s\n", databaseLabel(cfg))
+	if len(seeded) == 0 {
+		fmt.Fprintln(w)
+		return
+	}
+	fmt.Fprintf(w, "\nFirst start: seeded demo tenants. These client secrets are shown once (stored hashed):\n\n")
+	for _, c := range seeded {
+		org := c.OrgCode
+		if org == "" {
+			org = "(global)"
+		}
+		fmt.Fprintf(w, "  %-13s %-10s client_id=%s  client_secret=%s\n", c.Label, org, c.ID, c.Secret)
+	}
+	acme := seeded[0]
+	fmt.Fprintf(w, `
+Try the discovery flow (as Acme's agent):
+
+  curl -i -X POST %[1]s
+  curl %[2]s/.well-known/oauth-protected-resource/mcp
+  curl %[2]s/.well-known/oauth-authorization-server
+  TOKEN=$(curl -s -u '%[3]s:%[4]s' -d grant_type=client_credentials \
+    --data-urlencode resource=%[1]s %[2]s/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s --json '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}' \
+    -H "Authorization: Bearer $TOKEN" %[1]s
+  curl -s --json '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_users","arguments":{"limit":2}}}' \
+    -H "Authorization: Bearer $TOKEN" %[1]s
+
+`, resource, publicURL, acme.ID, acme.Secret)
+}
+
+func databaseLabel(cfg Config) string {
+	if cfg.DatabaseURL != "" {
+		return "PostgreSQL"
+	}
+	return "SQLite " + cfg.DBPath
+}

@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authserver"
+	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/store/sqlite"
+)
+
+var logHandler = mcpserver.LogHandler
+
+// Run serves OrgScope until ctx ends, then shuts down gracefully (in-flight
+// requests get up to ten seconds).
+func Run(ctx context.Context, cfg Config) error {
+	logger, err := cfg.logger()
+	if err != nil {
+		return err
+	}
+	stdout := cfg.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+	}
+	defer ln.Close()
+	publicURL := strings.TrimSuffix(cfg.PublicURL, "/")
+	if publicURL == "" {
+		publicURL = publicURLFor(ln.Addr())
+	}
+	resource := mcpserver.Resource(publicURL)
+
+	issuer, err := authserver.New(ctx, authserver.Options{
+		Issuer:   publicURL,
+		Resource: resource,
+		Store:    st,
+		TokenTTL: cfg.TokenTTL,
+		Logger:   logger,
+	})
+	if err != nil {
+		return err
+	}
+	jwtVerifier, err := auth.NewJWTVerifier(auth.JWTOptions{
+		Issuer:   publicURL,
+		Audience: resource,
+		KeySet:   &oidc.StaticKeySet{PublicKeys: issuer.PublicKeys()},
+	})
+	if err != nil {
+		return err
+	}
+
+	handler, err := mcpserver.New(mcpserver.Options{
+		PublicURL:            publicURL,
+		Store:                st,
+		Verifier:             auth.NewCachingVerifier(jwtVerifier, nil),
+		AuthorizationServers: []string{publicURL},
+		AuthServer:           issuer.Handler(),
+		AuthServerMetadata:   issuer.Metadata(),
+		AllowedOrigins:       cfg.AllowedOrigins,
+		Version:              cfg.Version,
+		Logger:               logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	seeded, err := seedDemo(ctx, st, cfg.Demo)
+	if err != nil {
+		return err
+	}
+	printBanner(stdout, publicURL, resource, cfg, seeded)
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("serving", "url", publicURL, "mcp", resource)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openStore opens PostgreSQL when a database URL is given, SQLite otherwise.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, fmt.Errorf("--database-url: PostgreSQL is not supported by this build yet")
+	}
+	st, err := sqlite.Open(ctx, cfg.DBPath, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.DBPath, err)
+	}
+	return st, nil
+}
