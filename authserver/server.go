@@ -8,24 +8,35 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/store"
 )
 
-// Store is what the issuer keeps in the database.
+// Store is what the issuer keeps in the database: clients, keys, the
+// people who sign in, and the state of the interactive flow.
 type Store interface {
 	GetOrg(ctx context.Context, code string) (store.Org, error)
 	ListEffectiveFlags(ctx context.Context, orgCode string, page store.Page) ([]store.EffectiveFlag, string, error)
+	GetUser(ctx context.Context, orgCode, userID string) (store.User, error)
+	UserCredentials(ctx context.Context, email string) ([]store.UserCredential, error)
+
 	GetClient(ctx context.Context, id string) (store.Client, error)
 	CreateClient(ctx context.Context, c store.Client) (store.Client, error)
 	TouchClient(ctx context.Context, id string, t time.Time) error
+	CountClients(ctx context.Context, kind store.ClientKind) (int, error)
+	DeleteIdleClients(ctx context.Context, kind store.ClientKind, cutoff time.Time) (int, error)
+
 	EnsureSigningKey(ctx context.Context, candidate store.SigningKey) (store.SigningKey, error)
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
+
+	store.GrantStore
 }
 
 // Endpoint paths, relative to the issuer URL.
@@ -50,6 +61,30 @@ type Options struct {
 	Store Store
 	// TokenTTL is the access-token lifetime. Zero means DefaultTokenTTL.
 	TokenTTL time.Duration
+	// RefreshTokenTTL is the refresh-token lifetime (each use rotates it).
+	// Zero means DefaultRefreshTokenTTL.
+	RefreshTokenTTL time.Duration
+	// RedirectSchemes are the private-use URI schemes accepted in redirect
+	// URIs besides https, loopback http and reverse-domain schemes. Nil
+	// means DefaultRedirectSchemes.
+	RedirectSchemes []string
+	// MaxRegisteredClients caps open registration; zero means
+	// DefaultMaxRegisteredClients. RegisteredClientIdle is how long a
+	// registered client may go unused before it is removed; zero means
+	// DefaultRegisteredClientIdle.
+	MaxRegisteredClients int
+	RegisteredClientIdle time.Duration
+	// MetadataDocumentClient supplies the TLS settings used to fetch Client
+	// ID Metadata Documents (tests trust their own CA with it); nil means
+	// the system's. MetadataDocumentAllowPrivate lets such documents live on
+	// private and loopback addresses — for development only, since it
+	// lets anyone make the server fetch from its own network.
+	MetadataDocumentClient       *http.Client
+	MetadataDocumentAllowPrivate bool
+	// PasswordCost is the bcrypt cost passwords are stored with (see
+	// HashPassword); sign-in compares against a dummy hash of the same cost
+	// when no account matches. Zero means DefaultPasswordCost.
+	PasswordCost int
 	// Logger receives one line per issued or refused token (never the token
 	// or a secret). Nil discards.
 	Logger *slog.Logger
@@ -59,11 +94,14 @@ type Options struct {
 
 // Server is the embedded authorization server.
 type Server struct {
-	opts   Options
-	log    *slog.Logger
-	signer jose.Signer
-	keys   []jose.JSONWebKey
-	mux    *http.ServeMux
+	opts Options
+	log  *slog.Logger
+	cimd *cimdFetcher
+	// dummyPasswordHash is computed on first use, at PasswordCost.
+	dummyPasswordHash func() []byte
+	signer            jose.Signer
+	keys              []jose.JSONWebKey
+	mux               *http.ServeMux
 }
 
 // New loads (or on first start creates) the signing key and returns the
@@ -79,7 +117,27 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.RefreshTokenTTL <= 0 {
+		opts.RefreshTokenTTL = DefaultRefreshTokenTTL
+	}
+	if opts.RedirectSchemes == nil {
+		opts.RedirectSchemes = DefaultRedirectSchemes
+	}
+	if opts.MaxRegisteredClients <= 0 {
+		opts.MaxRegisteredClients = DefaultMaxRegisteredClients
+	}
+	if opts.RegisteredClientIdle <= 0 {
+		opts.RegisteredClientIdle = DefaultRegisteredClientIdle
+	}
+	if opts.PasswordCost == 0 {
+		opts.PasswordCost = DefaultPasswordCost
+	}
 	s := &Server{opts: opts, log: opts.Logger}
+	s.dummyPasswordHash = sync.OnceValue(func() []byte {
+		h, _ := bcrypt.GenerateFromPassword([]byte("no such user"), opts.PasswordCost)
+		return h
+	})
+	s.cimd = newCIMDFetcher(opts.MetadataDocumentClient, opts.MetadataDocumentAllowPrivate, opts.RedirectSchemes, opts.Now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,6 +157,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc(TokenPath, s.handleToken)
 	s.mux.HandleFunc(JWKSPath, s.handleJWKS)
+	s.mux.HandleFunc(AuthorizePath, s.handleAuthorize)
+	s.mux.HandleFunc(LoginPath, s.handleLogin)
+	s.mux.HandleFunc(ConsentPath, s.handleConsent)
+	s.mux.HandleFunc(RegisterPath, s.handleRegister)
+	s.mux.HandleFunc(RevokePath, s.handleRevoke)
+	s.mux.HandleFunc(IntrospectPath, s.handleIntrospect)
+	s.mux.HandleFunc(AssetsPath+"/", s.handleAssets)
 	return s, nil
 }
 
@@ -117,17 +182,25 @@ func (s *Server) PublicKeys() []crypto.PublicKey {
 
 // Metadata returns the RFC 8414 authorization server metadata.
 func (s *Server) Metadata() *oauthex.AuthServerMeta {
+	clientAuth := []string{"client_secret_basic", "client_secret_post"}
 	return &oauthex.AuthServerMeta{
-		Issuer:                            s.opts.Issuer,
-		TokenEndpoint:                     s.opts.Issuer + TokenPath,
-		JWKSURI:                           s.opts.Issuer + JWKSPath,
-		ScopesSupported:                   auth.AllScopes,
-		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
-		// Listed although machine clients do not use PKCE: the go-sdk's
-		// clients refuse an issuer that does not list it.
-		CodeChallengeMethodsSupported: []string{"S256"},
+		Issuer:                                     s.opts.Issuer,
+		AuthorizationEndpoint:                      s.opts.Issuer + AuthorizePath,
+		TokenEndpoint:                              s.opts.Issuer + TokenPath,
+		JWKSURI:                                    s.opts.Issuer + JWKSPath,
+		RegistrationEndpoint:                       s.opts.Issuer + RegisterPath,
+		RevocationEndpoint:                         s.opts.Issuer + RevokePath,
+		IntrospectionEndpoint:                      s.opts.Issuer + IntrospectPath,
+		ScopesSupported:                            auth.AllScopes,
+		ResponseTypesSupported:                     []string{"code"},
+		ResponseModesSupported:                     []string{"query"},
+		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
+		TokenEndpointAuthMethodsSupported:          append(clientAuth, "none"),
+		RevocationEndpointAuthMethodsSupported:     append(clientAuth, "none"),
+		IntrospectionEndpointAuthMethodsSupported:  clientAuth,
+		CodeChallengeMethodsSupported:              []string{"S256"},
+		ClientIDMetadataDocumentSupported:          true,
+		AuthorizationResponseIssParameterSupported: true,
 	}
 }
 

@@ -61,6 +61,10 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *oauthError) {
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "client_credentials":
 		return s.clientCredentialsGrant(r)
+	case "authorization_code":
+		return s.authorizationCodeGrant(r)
+	case "refresh_token":
+		return s.refreshTokenGrant(r)
 	case "":
 		return nil, errInvalidRequest("grant_type is required")
 	default:

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
@@ -56,6 +57,8 @@ type testServer struct {
 	// Clients are the demo machine clients printed at first start, by org
 	// code ("global" for the admin client).
 	Clients map[string]credentials
+	// Users are the demo people printed at first start, by email.
+	Users map[string]demoUser
 
 	stop func()
 }
@@ -87,6 +90,7 @@ func startServer(t *testing.T, o serverOptions) *testServer {
 	cfg.DBPath = o.dbPath
 	cfg.Stdout = out
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.PasswordCost = bcrypt.MinCost // the demo passwords; production keeps the default
 	if o.config != nil {
 		o.config(&cfg)
 	}
@@ -116,7 +120,21 @@ func startServer(t *testing.T, o serverOptions) *testServer {
 	t.Cleanup(s.stop)
 	waitHealthy(t, "http://"+ln.Addr().String(), done)
 	s.Clients = parseCredentials(out.String())
+	s.Users = parseUsers(out.String())
 	return s
+}
+
+// demoUser is a person printed at first start.
+type demoUser struct{ Email, Org, Role, Password string }
+
+var userLine = regexp.MustCompile(`(\S+@\S+)\s+(org_\w+)\s+(admin|member)\s+password=(\S+)`)
+
+func parseUsers(banner string) map[string]demoUser {
+	out := map[string]demoUser{}
+	for _, m := range userLine.FindAllStringSubmatch(banner, -1) {
+		out[m[1]] = demoUser{Email: m[1], Org: m[2], Role: m[3], Password: m[4]}
+	}
+	return out
 }
 
 func waitHealthy(t *testing.T, base string, done <-chan error) {

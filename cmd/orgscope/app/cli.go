@@ -21,6 +21,7 @@ usage:
   orgscope [serve] [flags]          run the server (the default)
   orgscope orgs create --code org_x --name "X Corp"
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
+  orgscope users set-password --org org_x --email ann@x.example   (prints a new password, or takes ORGSCOPE_PASSWORD)
   orgscope version
 
 Run "orgscope <command> -h" for a command's flags. Every flag can also be
@@ -65,6 +66,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return createOrgCommand(ctx, args[1:], stdout, stderr, getenv)
 		}
 		return createClientCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "users":
+		if len(args) == 0 || args[0] != "set-password" {
+			fmt.Fprintf(stderr, "orgscope users: the only subcommand is set-password\n\n%s", usage)
+			return errUsage
+		}
+		return setPasswordCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil
@@ -182,4 +189,42 @@ func usageError(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %v", errUsage, err)
+}
+
+func setPasswordCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg := DefaultConfig()
+	var org, email, password string
+	fs := newFlagSet("users set-password", "orgscope users set-password --org org_x --email ann@x.example", stderr)
+	fs.StringVar(&org, "org", "", "the user's organization (required)")
+	fs.StringVar(&email, "email", "", "the user's email (required)")
+	fs.StringVar(&password, "password", "", "the new password; prefer the environment variable, which ps does not show (default: generate one and print it)")
+	storeFlags(fs, &cfg)
+	if err := parse(fs, args, getenv); err != nil {
+		return usageError(err)
+	}
+	if org == "" || email == "" {
+		fs.Usage()
+		return errUsage
+	}
+	generated := password == ""
+	if generated {
+		password = authserver.NewPassword()
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := authserver.SetPassword(ctx, st, org, email, password, 0)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("there is no user %s in %s", email, org)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password set for %s (%s, %s, role %s)\n", u.Email, u.ID, u.OrgCode, u.Role)
+	if generated {
+		fmt.Fprintf(stdout, "  password: %s\nIt is shown once and stored hashed.\n", password)
+	}
+	return nil
 }

@@ -32,6 +32,13 @@ type Config struct {
 	TokenTTL time.Duration
 	// AllowedOrigins are extra browser origins allowed to call /mcp.
 	AllowedOrigins []string
+	// PasswordCost is the bcrypt cost of passwords set by the server (demo
+	// users) and of its timing-equalising dummy hash; zero means
+	// authserver.DefaultPasswordCost. Tests lower it.
+	PasswordCost int
+	// CIMDAllowPrivate lets Client ID Metadata Documents live on private and
+	// loopback addresses (development only).
+	CIMDAllowPrivate bool
 	// LogLevel (debug, info, warn, error) and LogFormat (text, json)
 	// configure the log written to Stderr.
 	LogLevel  string

@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authserver"
@@ -14,6 +16,18 @@ import (
 // demoClient is one provisioned demo client, with the secret shown once.
 type demoClient struct {
 	Label, OrgCode, ID, Secret string
+}
+
+// demoUser is a demo user with the password shown once.
+type demoUser struct {
+	Email, OrgCode, Password string
+	Role                     store.Role
+}
+
+// demoSeed is what the first start prints, once.
+type demoSeed struct {
+	clients []demoClient
+	users   []demoUser
 }
 
 type demoOrg struct {
@@ -44,11 +58,11 @@ var demoFlags = []store.FlagDefinition{
 	{Key: "onboarding", Type: store.FlagJSON, DefaultValue: json.RawMessage(`{"steps":3,"video":true}`), Description: "Onboarding checklist settings."},
 }
 
-// seedDemo fills an empty database with three demo tenants, their users and
-// flags, one machine client per org and one global admin client. It returns
-// the clients (with secrets, for printing once), or nil when the database
-// was not empty or demo seeding is off.
-func seedDemo(ctx context.Context, st store.Store, enabled bool) ([]demoClient, error) {
+// seedDemo fills an empty database with three demo tenants, their users
+// (with passwords, so they can sign in) and flags, one machine client per
+// org and one global admin client. It returns the credentials, for printing
+// once, or nil when the database was not empty or demo seeding is off.
+func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost int) (*demoSeed, error) {
 	if !enabled {
 		return nil, nil
 	}
@@ -64,7 +78,7 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool) ([]demoClient, 
 			return nil, fmt.Errorf("demo flag %s: %w", f.Key, err)
 		}
 	}
-	var clients []demoClient
+	seed := &demoSeed{}
 	for _, o := range demoOrgs {
 		if _, err := st.CreateOrg(ctx, store.Org{Code: o.code, Name: o.name, Properties: o.properties}); err != nil {
 			return nil, fmt.Errorf("demo org %s: %w", o.code, err)
@@ -81,6 +95,7 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool) ([]demoClient, 
 			if err != nil {
 				return nil, fmt.Errorf("demo user %s: %w", u[0], err)
 			}
+			seed.users = append(seed.users, demoUser{Email: u[0], OrgCode: o.code, Role: role, Password: authserver.NewPassword()})
 		}
 		c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
 			Name:       o.name + " agent",
@@ -91,7 +106,7 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool) ([]demoClient, 
 		if err != nil {
 			return nil, fmt.Errorf("demo client for %s: %w", o.code, err)
 		}
-		clients = append(clients, demoClient{Label: o.name, OrgCode: o.code, ID: c.ID, Secret: secret})
+		seed.clients = append(seed.clients, demoClient{Label: o.name, OrgCode: o.code, ID: c.ID, Secret: secret})
 	}
 	overrides := []struct {
 		org, key, value string
@@ -107,31 +122,52 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool) ([]demoClient, 
 	if err != nil {
 		return nil, fmt.Errorf("demo global client: %w", err)
 	}
-	clients = append(clients, demoClient{Label: "Global admin", ID: c.ID, Secret: secret})
-	return clients, nil
+	seed.clients = append(seed.clients, demoClient{Label: "Global admin", ID: c.ID, Secret: secret})
+	if err := setDemoPasswords(ctx, st, seed.users, passwordCost); err != nil {
+		return nil, err
+	}
+	return seed, nil
+}
+
+// setDemoPasswords hashes the demo passwords in parallel: bcrypt is slow
+// on purpose, and there are a dozen of them.
+func setDemoPasswords(ctx context.Context, st store.Store, users []demoUser, cost int) error {
+	errs := make([]error, len(users))
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Go(func() {
+			_, errs[i] = authserver.SetPassword(ctx, st, u.OrgCode, u.Email, u.Password, cost)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // printBanner tells the operator where the server is and, on the first
 // start, the demo credentials and a curl walkthrough.
-func printBanner(w io.Writer, publicURL, resource string, cfg Config, seeded []demoClient) {
+func printBanner(w io.Writer, publicURL, resource string, cfg Config, seed *demoSeed) {
 	fmt.Fprintf(w, "OrgScope %s\n", cfg.Version)
 	fmt.Fprintf(w, "  MCP endpoint:        %s\n", resource)
 	fmt.Fprintf(w, "  Resource metadata:   %s/.well-known/oauth-protected-resource/mcp\n", publicURL)
 	fmt.Fprintf(w, "  Issuer metadata:     %s/.well-known/oauth-authorization-server\n", publicURL)
 	fmt.Fprintf(w, "  Database:            %s\n", databaseLabel(cfg))
-	if len(seeded) == 0 {
+	if seed == nil {
 		fmt.Fprintln(w)
 		return
 	}
-	fmt.Fprintf(w, "\nFirst start: seeded demo tenants. These client secrets are shown once (stored hashed):\n\n")
-	for _, c := range seeded {
+	fmt.Fprintf(w, "\nFirst start: seeded demo tenants. These secrets and passwords are shown once (stored hashed).\n\nMachine clients (client_credentials):\n")
+	for _, c := range seed.clients {
 		org := c.OrgCode
 		if org == "" {
 			org = "(global)"
 		}
 		fmt.Fprintf(w, "  %-13s %-10s client_id=%s  client_secret=%s\n", c.Label, org, c.ID, c.Secret)
 	}
-	acme := seeded[0]
+	fmt.Fprintf(w, "\nPeople who can sign in (authorization code flow, e.g. from Claude Code or Cursor):\n")
+	for _, u := range seed.users {
+		fmt.Fprintf(w, "  %-26s %-10s %-7s password=%s\n", u.Email, u.OrgCode, u.Role, u.Password)
+	}
+	acme := seed.clients[0]
 	fmt.Fprintf(w, `
 Try the discovery flow (as Acme's agent):
 

@@ -54,11 +54,13 @@ func Run(ctx context.Context, cfg Config) error {
 	resource := mcpserver.Resource(publicURL)
 
 	issuer, err := authserver.New(ctx, authserver.Options{
-		Issuer:   publicURL,
-		Resource: resource,
-		Store:    st,
-		TokenTTL: cfg.TokenTTL,
-		Logger:   logger,
+		Issuer:                       publicURL,
+		Resource:                     resource,
+		Store:                        st,
+		TokenTTL:                     cfg.TokenTTL,
+		PasswordCost:                 cfg.PasswordCost,
+		MetadataDocumentAllowPrivate: cfg.CIMDAllowPrivate,
+		Logger:                       logger,
 	})
 	if err != nil {
 		return err
@@ -75,7 +77,7 @@ func Run(ctx context.Context, cfg Config) error {
 	handler, err := mcpserver.New(mcpserver.Options{
 		PublicURL:            publicURL,
 		Store:                st,
-		Verifier:             auth.NewCachingVerifier(jwtVerifier, nil),
+		Verifier:             embeddedVerifier(jwtVerifier, issuer),
 		AuthorizationServers: []string{publicURL},
 		AuthServer:           issuer.Handler(),
 		AuthServerMetadata:   issuer.Metadata(),
@@ -87,7 +89,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	seeded, err := seedDemo(ctx, st, cfg.Demo)
+	seeded, err := seedDemo(ctx, st, cfg.Demo, cfg.PasswordCost)
 	if err != nil {
 		return err
 	}
@@ -122,6 +124,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+// embeddedVerifier is the resource server's view of the embedded issuer:
+// its tokens, verified once and cached, and — for tokens of the interactive
+// flow — their grant checked on every call, so that revoking it (code
+// replay, refresh reuse, revocation, the user's deletion) takes effect at
+// once.
+func embeddedVerifier(jwt auth.Verifier, issuer *authserver.Server) auth.Verifier {
+	return auth.NewRevocationVerifier(auth.NewCachingVerifier(jwt, nil), func(ctx context.Context, p *auth.Principal) (bool, error) {
+		return issuer.GrantActive(ctx, p.GrantID, p.OrgCode, p.Subject)
+	})
 }
 
 // openStore opens PostgreSQL when a database URL is given, SQLite otherwise.

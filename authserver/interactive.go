@@ -1,0 +1,123 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/store"
+)
+
+// interactiveClient is a client that may use the authorization-code flow:
+// one registered through /oauth2/register, or one described by a Client ID
+// Metadata Document. It is never bound to an organization: the org comes
+// from the user who signs in.
+type interactiveClient struct {
+	ID   string
+	Name string
+	// Label identifies the client on the consent page: the host of its
+	// metadata document URL, or its registered client id.
+	Label        string
+	RedirectURIs []string
+	GrantTypes   []string
+	// SecretHash is set for confidential registered clients.
+	SecretHash string
+	// LocalOnly: every redirect URI is a loopback or private-use one, so
+	// the client runs on the user's machine.
+	LocalOnly bool
+}
+
+func (c *interactiveClient) public() bool { return c.SecretHash == "" }
+
+// errNotInteractive is a client that exists but may not use the flow.
+var errNotInteractive = errors.New("this client is a machine client and cannot sign users in; it uses client_credentials")
+
+// errUnknownClient is a client id nobody registered.
+var errUnknownClient = errors.New("unknown client_id")
+
+// interactiveClient resolves a client_id for the authorization-code flow.
+// Errors are safe to show on a page.
+func (s *Server) interactiveClient(ctx context.Context, clientID string) (*interactiveClient, error) {
+	if clientID == "" {
+		return nil, errors.New("the request has no client_id")
+	}
+	if isMetadataDocumentURL(clientID) {
+		return s.cimd.get(ctx, clientID)
+	}
+	c, err := s.opts.Store.GetClient(ctx, clientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errUnknownClient
+	case err != nil:
+		return nil, err
+	case c.Kind != store.ClientRegistered:
+		return nil, errNotInteractive
+	}
+	return &interactiveClient{
+		ID:           c.ID,
+		Name:         c.Name,
+		Label:        c.ID,
+		RedirectURIs: c.RedirectURIs,
+		GrantTypes:   c.GrantTypes,
+		SecretHash:   c.SecretHash,
+		LocalOnly:    localOnly(c.RedirectURIs),
+	}, nil
+}
+
+// localOnly reports whether every redirect URI stays on the user's machine.
+func localOnly(uris []string) bool {
+	for _, r := range uris {
+		u, err := url.Parse(r)
+		if err != nil {
+			return false
+		}
+		if u.Scheme == "https" || (u.Scheme == "http" && !isLoopback(u.Hostname())) {
+			return false
+		}
+	}
+	return true
+}
+
+// authenticateInteractive authenticates a client at the token endpoint for
+// the authorization_code and refresh_token grants: public clients send
+// their client_id alone, confidential ones their secret too.
+func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredentials) (*interactiveClient, *oauthError) {
+	if cred.id == "" {
+		return nil, errInvalidClient(cred.viaBasic)
+	}
+	c, err := s.interactiveClient(ctx, cred.id)
+	if err != nil {
+		if errors.Is(err, errUnknownClient) || errors.Is(err, errNotInteractive) {
+			secretMatches(cred.secret, dummyHash)
+			return nil, errInvalidClient(cred.viaBasic)
+		}
+		if isMetadataDocumentURL(cred.id) {
+			return nil, &oauthError{status: 400, code: "invalid_client", description: err.Error()}
+		}
+		return nil, s.storeFailure(ctx, "get client", err)
+	}
+	if c.public() {
+		if cred.secret != "" {
+			return nil, errInvalidClient(cred.viaBasic)
+		}
+		return c, nil
+	}
+	if !secretMatches(cred.secret, c.SecretHash) {
+		return nil, errInvalidClient(cred.viaBasic)
+	}
+	return c, nil
+}
+
+// RoleScopes are the scopes a signed-in user's role allows: admins may
+// grant everything; members may let a client read users, organization
+// settings and flags.
+func RoleScopes(role store.Role) []string {
+	if role == store.RoleAdmin {
+		return auth.AllScopes
+	}
+	return []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags}
+}
+
+func hasGrant(c *interactiveClient, grant string) bool { return slices.Contains(c.GrantTypes, grant) }

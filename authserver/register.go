@@ -1,0 +1,177 @@
+package authserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/store"
+)
+
+// RegisterPath is the RFC 7591 dynamic client registration endpoint.
+const RegisterPath = "/oauth2/register"
+
+// Defaults for open registration, which anyone can call: a cap on how many
+// registered clients exist, and how long one may go unused before it is
+// removed.
+const (
+	DefaultMaxRegisteredClients = 1000
+	DefaultRegisteredClientIdle = 30 * 24 * time.Hour
+)
+
+// registrationRequest is the RFC 7591 §2 metadata OrgScope reads.
+type registrationRequest struct {
+	RedirectURIs            []string `json:"redirect_uris"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	ClientName              string   `json:"client_name"`
+	Scope                   string   `json:"scope"`
+}
+
+// registrationResponse is RFC 7591 §3.2.1.
+type registrationResponse struct {
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	ClientIDIssuedAt        int64    `json:"client_id_issued_at"`
+	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	ClientName              string   `json:"client_name"`
+	Scope                   string   `json:"scope"`
+}
+
+func registrationError(code, description string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: code, description: description}
+}
+
+// handleRegister registers a client for the authorization-code flow. Such
+// clients are never bound to an organization (the org comes from the user
+// who signs in) and can never use client_credentials.
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	resp, oerr := s.register(r)
+	if oerr != nil {
+		s.log.InfoContext(r.Context(), "registration refused", "error", oerr.code, "description", oerr.description)
+		writeOAuthError(w, oerr)
+		return
+	}
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		return nil, errInvalidRequest("registration accepts POST only")
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return nil, errInvalidRequest("the body must be application/json client metadata (RFC 7591)")
+	}
+	var req registrationRequest
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxFormBytes)).Decode(&req); err != nil {
+		return nil, registrationError("invalid_client_metadata", "the body is not valid JSON client metadata")
+	}
+	if len(req.RedirectURIs) == 0 || len(req.RedirectURIs) > 10 {
+		return nil, registrationError("invalid_redirect_uri", "register between 1 and 10 redirect_uris")
+	}
+	for _, u := range req.RedirectURIs {
+		if err := checkRedirectURI(u, s.opts.RedirectSchemes); err != nil {
+			return nil, registrationError("invalid_redirect_uri", err.Error())
+		}
+	}
+	method := req.TokenEndpointAuthMethod
+	if method == "" {
+		method = "client_secret_basic" // RFC 7591 §2's default
+	}
+	if !slices.Contains([]string{"none", "client_secret_basic", "client_secret_post"}, method) {
+		return nil, registrationError("invalid_client_metadata", fmt.Sprintf("token_endpoint_auth_method %q is not supported (none, client_secret_basic, client_secret_post)", method))
+	}
+	grants := req.GrantTypes
+	if len(grants) == 0 {
+		grants = []string{"authorization_code"}
+	}
+	for _, g := range grants {
+		switch g {
+		case "authorization_code", "refresh_token":
+		case "client_credentials":
+			return nil, registrationError("invalid_client_metadata", "self-registered clients cannot use client_credentials; ask an administrator for a machine client")
+		default:
+			return nil, registrationError("invalid_client_metadata", fmt.Sprintf("grant type %q is not supported", g))
+		}
+	}
+	if !slices.Contains(grants, "authorization_code") {
+		return nil, registrationError("invalid_client_metadata", "grant_types must include authorization_code")
+	}
+	responses := req.ResponseTypes
+	if len(responses) == 0 {
+		responses = []string{"code"}
+	}
+	if !slices.Equal(responses, []string{"code"}) {
+		return nil, registrationError("invalid_client_metadata", "response_types must be [\"code\"]")
+	}
+	scopes := auth.AllScopes
+	if strings.TrimSpace(req.Scope) != "" {
+		scopes = auth.Narrow(auth.AllScopes, auth.ParseScopes(req.Scope))
+	}
+	name := strings.TrimSpace(req.ClientName)
+	if len(name) > 200 {
+		return nil, registrationError("invalid_client_metadata", "client_name is longer than 200 characters")
+	}
+	if name == "" {
+		name = "Unnamed application"
+	}
+
+	// Open registration is bounded: idle registrations expire, and the
+	// total is capped.
+	if _, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered, s.opts.Now().Add(-s.opts.RegisteredClientIdle)); err != nil {
+		return nil, s.storeFailure(ctx, "expire idle clients", err)
+	}
+	n, err := s.opts.Store.CountClients(ctx, store.ClientRegistered)
+	if err != nil {
+		return nil, s.storeFailure(ctx, "count clients", err)
+	}
+	if n >= s.opts.MaxRegisteredClients {
+		return nil, &oauthError{status: http.StatusTooManyRequests, code: "temporarily_unavailable", retryAfter: 3600,
+			description: "the registration limit is reached; unused registrations expire over time"}
+	}
+
+	c := store.Client{
+		ID:                      randomHex(16),
+		Name:                    name,
+		Kind:                    store.ClientRegistered,
+		Scopes:                  scopes,
+		RedirectURIs:            req.RedirectURIs,
+		GrantTypes:              grants,
+		TokenEndpointAuthMethod: method,
+	}
+	var secret string
+	if method != "none" {
+		secret = randomToken(32)
+		c.SecretHash = HashSecret(secret)
+	}
+	c, err = s.opts.Store.CreateClient(ctx, c)
+	if errors.Is(err, store.ErrConflict) { // a 128-bit id collided: practically never
+		return nil, errServer()
+	}
+	if err != nil {
+		return nil, s.storeFailure(ctx, "create client", err)
+	}
+	s.log.InfoContext(ctx, "client registered", "client_id", c.ID, "client_name", c.Name, "auth_method", method)
+	resp := &registrationResponse{
+		ClientID: c.ID, ClientSecret: secret, ClientIDIssuedAt: c.CreatedAt.Unix(),
+		RedirectURIs: c.RedirectURIs, TokenEndpointAuthMethod: method, GrantTypes: grants,
+		ResponseTypes: responses, ClientName: c.Name, Scope: strings.Join(scopes, " "),
+	}
+	if secret != "" {
+		never := int64(0)
+		resp.ClientSecretExpiresAt = &never
+	}
+	return resp, nil
+}

@@ -1,0 +1,178 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/store"
+)
+
+// Paths of the token revocation (RFC 7009) and introspection (RFC 7662)
+// endpoints.
+const (
+	RevokePath     = "/oauth2/revoke"
+	IntrospectPath = "/oauth2/introspect"
+)
+
+// ownToken reads an access token this issuer signed, checking signature,
+// issuer and expiry; nil if it is not one.
+func (s *Server) ownToken(token string) *tokenClaims {
+	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{signingAlgorithm})
+	if err != nil {
+		return nil
+	}
+	for _, k := range s.keys {
+		var c tokenClaims
+		if parsed.Claims(k.Key, &c) != nil {
+			continue
+		}
+		if c.Issuer != s.opts.Issuer || c.Expiry == nil || !s.opts.Now().Before(c.Expiry.Time()) {
+			return nil
+		}
+		return &c
+	}
+	return nil
+}
+
+// formClient authenticates the client calling revocation or introspection:
+// a machine client, or a registered or metadata-document client.
+func (s *Server) formClient(r *http.Request) (clientID string, confidential bool, oerr *oauthError) {
+	if r.Method != http.MethodPost {
+		return "", false, errInvalidRequest("use POST")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return "", false, errInvalidRequest("the form could not be parsed")
+	}
+	cred, oerr := readClientCredentials(r)
+	if oerr != nil {
+		return "", false, oerr
+	}
+	if cred.secret != "" {
+		if c, oerr := s.authenticateClient(r.Context(), cred); oerr == nil {
+			return c.ID, true, nil
+		}
+	}
+	c, oerr := s.authenticateInteractive(r.Context(), cred)
+	if oerr != nil {
+		return "", false, oerr
+	}
+	return c.ID, !c.public(), nil
+}
+
+// handleRevoke revokes the grant a refresh or access token belongs to, if
+// the token was issued to the calling client. Like RFC 7009 asks, an
+// unknown token is answered 200 too. client_credentials tokens are not
+// revocable (they are short-lived and carry no grant).
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	clientID, _, oerr := s.formClient(r)
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return
+	}
+	ctx := r.Context()
+	token := r.PostForm.Get("token")
+	if token == "" {
+		writeOAuthError(w, errInvalidRequest("token is required"))
+		return
+	}
+	grantID := s.grantOf(ctx, token, clientID)
+	if grantID != "" {
+		if err := s.opts.Store.RevokeGrant(ctx, grantID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeOAuthError(w, s.storeFailure(ctx, "revoke grant", err))
+			return
+		}
+		s.log.InfoContext(ctx, "grant revoked", "client_id", clientID, "grant_id", grantID)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// grantOf returns the grant of a refresh or access token issued to clientID.
+func (s *Server) grantOf(ctx context.Context, token, clientID string) string {
+	if _, g, err := s.opts.Store.LookupRefreshToken(ctx, hashToken(token)); err == nil && g.ClientID == clientID {
+		return g.ID
+	}
+	if c := s.ownToken(token); c != nil && c.ClientID == clientID {
+		return c.GrantID
+	}
+	return ""
+}
+
+// introspection is RFC 7662 §2.2.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Expiry    int64    `json:"exp,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	Audience  []string `json:"aud,omitempty"`
+	TokenID   string   `json:"jti,omitempty"`
+	OrgCode   string   `json:"org_code,omitempty"`
+}
+
+// handleIntrospect tells a confidential client whether a token is active.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	_, confidential, oerr := s.formClient(r)
+	if oerr == nil && !confidential {
+		oerr = errUnauthorizedClient("introspection needs a confidential client")
+	}
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return
+	}
+	ctx := r.Context()
+	token := r.PostForm.Get("token")
+	out := introspection{}
+	if c := s.ownToken(token); c != nil && auth.ResourceMatches(c.Audience, s.opts.Resource) {
+		active := true
+		if c.GrantID != "" {
+			g, err := s.opts.Store.GetGrant(ctx, c.GrantID)
+			active = err == nil && !g.Revoked()
+		}
+		if active {
+			out = introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
+				TokenType: "Bearer", Expiry: c.Expiry.Time().Unix(), IssuedAt: c.IssuedAt.Time().Unix(),
+				Issuer: c.Issuer, Audience: c.Audience, TokenID: c.ID, OrgCode: c.OrgCode}
+		}
+	} else if rt, g, err := s.opts.Store.LookupRefreshToken(ctx, hashToken(token)); err == nil &&
+		!g.Revoked() && rt.RotatedAt.IsZero() && s.opts.Now().Before(rt.ExpiresAt) {
+		out = introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: g.ClientID, Subject: g.UserID,
+			TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), Issuer: s.opts.Issuer, OrgCode: g.OrgCode}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// GrantActive reports whether an access token's grant still stands: the
+// grant exists and is not revoked, and its user exists and is active. The
+// resource server calls it (through cmd) for tokens that carry a grant_id,
+// so that revoking a grant — on code replay, refresh reuse, revocation, or
+// a user's deletion — revokes its access tokens too.
+func (s *Server) GrantActive(ctx context.Context, grantID, orgCode, userID string) (bool, error) {
+	g, err := s.opts.Store.GetGrant(ctx, grantID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case g.Revoked() || g.OrgCode != orgCode || g.UserID != userID:
+		return false, nil
+	}
+	u, err := s.opts.Store.GetUser(ctx, orgCode, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return u.Status == store.UserActive, nil
+}
