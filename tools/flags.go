@@ -2,6 +2,7 @@ package tools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,7 +22,7 @@ type FlagOutput struct {
 	Type         store.FlagType `json:"type"`
 	Value        any            `json:"value" jsonschema:"The value in effect for the organization."`
 	Source       string         `json:"source" jsonschema:"override when the organization set its own value, default otherwise."`
-	DefaultValue any            `json:"default_value"`
+	DefaultValue any            `json:"default_value" jsonschema:"The value for organizations without an override."`
 	Description  string         `json:"description,omitempty"`
 }
 
@@ -77,9 +78,14 @@ type DeleteFlagOutput struct {
 }
 
 var (
-	flagKeyRE      = regexp.MustCompile(flagKeyPattern)
-	flagKey        = pattern(flagKeyPattern, 64)
-	anyJSON        = func(s *jsonschema.Schema) { *s = jsonschema.Schema{Description: s.Description} }
+	flagKeyRE = regexp.MustCompile(flagKeyPattern)
+	flagKey   = pattern(flagKeyPattern, 64)
+	// anyJSON accepts any JSON value. It keeps a description: an empty
+	// schema would be written as the boolean true, which the MCP Tool type
+	// (and the TypeScript SDK) refuses as a property schema.
+	anyJSON = func(s *jsonschema.Schema) {
+		*s = jsonschema.Schema{Description: cmp.Or(s.Description, "Any JSON value.")}
+	}
 	flagTypeEnum   = enum(string(store.FlagBoolean), string(store.FlagString), string(store.FlagInteger), string(store.FlagJSON))
 	maxFlagValueSz = 8 << 10
 )
@@ -135,7 +141,8 @@ func (t *toolset) registerFlags(s *mcp.Server) {
 		InputSchema: inputSchema[CreateFlagInput](map[string]func(*jsonschema.Schema){
 			"key": flagKey, "type": flagTypeEnum, "default_value": anyJSON, "description": length(0, 500),
 		}),
-		Annotations: additive,
+		OutputSchema: inputSchema[store.FlagDefinition](map[string]func(*jsonschema.Schema){"default_value": anyJSON}), // json.RawMessage alone infers an array
+		Annotations:  additive,
 	}, t.createFlag)
 
 	add(s, t, &mcp.Tool{
