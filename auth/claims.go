@@ -12,8 +12,10 @@ import (
 // scp or permissions; client in client_id or azp; global tokens allowed.
 type ClaimMapping struct {
 	// TenantClaim names the claim holding the organization code: "org_code"
-	// (Kinde, OrgScope) when empty; "org_id" for Clerk and WorkOS; "tid"
-	// for Entra ID; or any custom claim. Its value must be a string.
+	// (Kinde, OrgScope) when empty; "org_id" for Auth0, Clerk and WorkOS;
+	// "tid" for Entra ID; or any custom claim. A dotted path reaches into
+	// objects ("o.id" for Clerk's v2 session claims) when no top-level
+	// claim has the dotted name. Its value must be a string.
 	TenantClaim string
 	// ScopeClaims lists the claims that carry scopes, each either a
 	// space-separated string or an array of strings; all found are merged.
@@ -41,9 +43,12 @@ func (m ClaimMapping) Principal(claims map[string]json.RawMessage) (*Principal, 
 		TokenID: stringClaim(claims, "jti"),
 		GrantID: stringClaim(claims, "grant_id"),
 	}
-	p.ClientID = stringClaim(claims, "client_id")
-	if p.ClientID == "" {
-		p.ClientID = stringClaim(claims, "azp")
+	// The client: client_id (RFC 9068), azp (OIDC, Kinde, Auth0, Entra
+	// v2), cid (Okta), appid (Entra v1).
+	for _, c := range []string{"client_id", "azp", "cid", "appid"} {
+		if p.ClientID = stringClaim(claims, c); p.ClientID != "" {
+			break
+		}
 	}
 	if p.Subject == "" { // Kinde's M2M tokens carry azp but no sub.
 		p.Subject = p.ClientID
@@ -54,7 +59,7 @@ func (m ClaimMapping) Principal(claims map[string]json.RawMessage) (*Principal, 
 	p.Expiry = timeClaim(claims, "exp")
 	p.IssuedAt = timeClaim(claims, "iat")
 
-	if raw, ok := claims[m.tenantClaim()]; ok {
+	if raw, ok := lookupClaim(claims, m.tenantClaim()); ok {
 		var org string
 		if json.Unmarshal(raw, &org) != nil {
 			return nil, invalid(reasonMalformed, errString("tenant claim "+m.tenantClaim()+" is not a string"))
@@ -80,6 +85,22 @@ func (m ClaimMapping) Principal(claims map[string]json.RawMessage) (*Principal, 
 	}
 	slices.Sort(p.Scopes)
 	return p, nil
+}
+
+// lookupClaim finds a claim by name, or by a dotted path into objects.
+func lookupClaim(claims map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	if raw, ok := claims[name]; ok {
+		return raw, true
+	}
+	head, rest, nested := strings.Cut(name, ".")
+	if !nested {
+		return nil, false
+	}
+	var inner map[string]json.RawMessage
+	if raw, ok := claims[head]; !ok || json.Unmarshal(raw, &inner) != nil {
+		return nil, false
+	}
+	return lookupClaim(inner, rest)
 }
 
 type errString string

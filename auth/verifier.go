@@ -76,15 +76,9 @@ func NewJWTVerifier(opts JWTOptions) (*JWTVerifier, error) {
 	if _, ok := CanonicalResource(opts.Audience); !ok {
 		return nil, fmt.Errorf("auth: audience %q is not an absolute http(s) URI", opts.Audience)
 	}
-	if opts.Algorithms == nil {
-		opts.Algorithms = DefaultAlgorithms
-	}
-	var algs []string
-	for _, a := range opts.Algorithms {
-		if !slices.Contains(DefaultAlgorithms, a) {
-			return nil, fmt.Errorf("auth: algorithm %q is not allowed (only asymmetric algorithms are)", a)
-		}
-		algs = append(algs, a)
+	algs, err := allowedAlgorithms(opts.Algorithms)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	opts.Algorithms = algs
 	switch {
@@ -107,6 +101,20 @@ func NewJWTVerifier(opts JWTOptions) (*JWTVerifier, error) {
 		Now: func() time.Time { return now().Add(-skew) },
 	})
 	return &JWTVerifier{opts: opts, verifier: v}, nil
+}
+
+// allowedAlgorithms checks a configured allow-list: nil means
+// DefaultAlgorithms; anything outside it (HMAC, none) is an error.
+func allowedAlgorithms(configured []string) ([]string, error) {
+	if configured == nil {
+		return DefaultAlgorithms, nil
+	}
+	for _, a := range configured {
+		if !slices.Contains(DefaultAlgorithms, a) {
+			return nil, fmt.Errorf("algorithm %q is not allowed (only asymmetric algorithms are)", a)
+		}
+	}
+	return configured, nil
 }
 
 // joseHeader is the part of the protected header read before go-oidc runs.

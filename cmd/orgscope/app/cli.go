@@ -98,11 +98,27 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "seed demo tenants into an empty database and print their credentials once")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of access tokens the embedded issuer signs")
 	fs.Var((*stringList)(&cfg.AllowedOrigins), "allowed-origins", "comma-separated browser origins allowed to call /mcp (* for any)")
+	var iss issuerFlags
+	fs.Var(&iss.urls, "issuer", "trust this external issuer instead of the embedded one (repeatable, or comma-separated)")
+	fs.StringVar(&iss.configFile, "issuers-config", "", "JSON file describing external issuers, for several or differently shaped ones")
+	fs.StringVar(&iss.audience, "audience", "", "audience --issuer tokens must carry (default: the MCP resource URI)")
+	fs.StringVar(&iss.tenantClaim, "tenant-claim", "org_code", "claim of --issuer tokens naming the organization (org_id, tid, o.id, …)")
+	fs.Var(&iss.scopeClaims, "scope-claims", "claims of --issuer tokens carrying scopes (default: scope,scp,permissions)")
+	fs.BoolVar(&iss.allowGlobal, "allow-global", false, "accept --issuer tokens without the tenant claim as global (administration) tokens")
+	fs.BoolVar(&iss.requireType, "require-at-jwt", false, "refuse --issuer JWTs whose typ is not at+jwt")
+	fs.DurationVar(&cfg.JWKSRefresh, "jwks-refresh", auth.DefaultKeyRefresh, "how long an external issuer's fetched keys are used before they are fetched again")
+	fs.DurationVar(&cfg.JWKSCooldown, "jwks-cooldown", auth.DefaultRefetchCooldown, "least time between key fetches caused by tokens with an unknown key id")
+	fs.BoolVar(&cfg.CIMDAllowPrivate, "cimd-allow-private", false, "development only: fetch client metadata documents from private and loopback addresses")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	if err := parse(fs, args, getenv); err != nil {
 		return usageError(err)
 	}
+	issuers, err := iss.issuers()
+	if err != nil {
+		return err
+	}
+	cfg.Issuers = issuers
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 	return Run(ctx, cfg)
 }

@@ -1,13 +1,17 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authserver"
 )
 
@@ -39,6 +43,13 @@ type Config struct {
 	// CIMDAllowPrivate lets Client ID Metadata Documents live on private and
 	// loopback addresses (development only).
 	CIMDAllowPrivate bool
+	// Issuers, when any, switch OrgScope to external-issuer mode: it issues
+	// nothing, its PRM points at these issuers, and it accepts their tokens.
+	Issuers []auth.Issuer
+	// JWKSRefresh and JWKSCooldown tune external issuers' key sets: how
+	// long fetched keys are used, and the least time between refetches
+	// caused by unknown key ids. Zero means auth's defaults.
+	JWKSRefresh, JWKSCooldown time.Duration
 	// LogLevel (debug, info, warn, error) and LogFormat (text, json)
 	// configure the log written to Stderr.
 	LogLevel  string
@@ -103,4 +114,42 @@ func (c Config) logger() (*slog.Logger, error) {
 		return slog.New(logHandler(slog.NewJSONHandler(w, opts))), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", c.LogFormat)
+}
+
+// issuerFlags are the serve flags that describe external issuers.
+type issuerFlags struct {
+	urls                     stringList
+	configFile               string
+	audience, tenantClaim    string
+	scopeClaims              stringList
+	allowGlobal, requireType bool
+}
+
+// issuers builds the issuer list from --issuer and its shared settings,
+// plus any --issuers-config file ({"issuers": [ … auth.Issuer … ]}).
+func (f issuerFlags) issuers() ([]auth.Issuer, error) {
+	var out []auth.Issuer
+	for _, u := range f.urls {
+		out = append(out, auth.Issuer{URL: u, Audience: f.audience, TenantClaim: f.tenantClaim,
+			ScopeClaims: f.scopeClaims, AllowGlobal: f.allowGlobal, RequireATJWT: f.requireType})
+	}
+	if f.configFile == "" {
+		return out, nil
+	}
+	b, err := os.ReadFile(f.configFile)
+	if err != nil {
+		return nil, fmt.Errorf("--issuers-config: %w", err)
+	}
+	var file struct {
+		Issuers []auth.Issuer `json:"issuers"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&file); err != nil {
+		return nil, fmt.Errorf("--issuers-config %s: %w", f.configFile, err)
+	}
+	if len(file.Issuers) == 0 {
+		return nil, fmt.Errorf("--issuers-config %s lists no issuers", f.configFile)
+	}
+	return append(out, file.Issuers...), nil
 }

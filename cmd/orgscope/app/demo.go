@@ -58,27 +58,64 @@ var demoFlags = []store.FlagDefinition{
 	{Key: "onboarding", Type: store.FlagJSON, DefaultValue: json.RawMessage(`{"steps":3,"video":true}`), Description: "Onboarding checklist settings."},
 }
 
-// seedDemo fills an empty database with three demo tenants, their users
-// (with passwords, so they can sign in) and flags, one machine client per
-// org and one global admin client. It returns the credentials, for printing
-// once, or nil when the database was not empty or demo seeding is off.
+// seedDemo fills an empty database with three demo tenants (see
+// seedDemoTenants), gives their users passwords so they can sign in, and
+// provisions one machine client per org and one global admin client. It
+// returns the credentials, for printing once, or nil when the database was
+// not empty or demo seeding is off.
 func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost int) (*demoSeed, error) {
 	if !enabled {
 		return nil, nil
 	}
-	existing, _, err := st.ListOrgs(ctx, store.Page{Limit: 1})
-	if err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
+	users, err := seedDemoTenants(ctx, st)
+	if err != nil || users == nil {
+		return nil, err
 	}
-	if len(existing) > 0 {
-		return nil, nil
+	seed := &demoSeed{users: users}
+	for i := range seed.users {
+		seed.users[i].Password = authserver.NewPassword()
+	}
+	for _, o := range demoOrgs {
+		c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
+			Name:       o.name + " agent",
+			OrgCode:    o.code,
+			Scopes:     auth.AllScopes,
+			Properties: map[string]string{"agent_name": o.name + " agent"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("demo client for %s: %w", o.code, err)
+		}
+		seed.clients = append(seed.clients, demoClient{Label: o.name, OrgCode: o.code, ID: c.ID, Secret: secret})
+	}
+	c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
+		Name: "Global admin", Scopes: auth.AllScopes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo global client: %w", err)
+	}
+	seed.clients = append(seed.clients, demoClient{Label: "Global admin", ID: c.ID, Secret: secret})
+	if err := setDemoPasswords(ctx, st, seed.users, passwordCost); err != nil {
+		return nil, err
+	}
+	return seed, nil
+}
+
+// seedDemoTenants seeds the demo organizations, their users, the flags and
+// a few overrides — no credentials, which is all external-issuer mode
+// wants (the issuer owns identities). It returns the users, or nil when
+// the database already has an organization (the demo is seeded only
+// into an empty one).
+func seedDemoTenants(ctx context.Context, st store.Store) ([]demoUser, error) {
+	existing, _, err := st.ListOrgs(ctx, store.Page{Limit: 1})
+	if err != nil || len(existing) > 0 {
+		return nil, err
 	}
 	for _, f := range demoFlags {
 		if _, err := st.CreateFlag(ctx, f); err != nil {
 			return nil, fmt.Errorf("demo flag %s: %w", f.Key, err)
 		}
 	}
-	seed := &demoSeed{}
+	var users []demoUser
 	for _, o := range demoOrgs {
 		if _, err := st.CreateOrg(ctx, store.Org{Code: o.code, Name: o.name, Properties: o.properties}); err != nil {
 			return nil, fmt.Errorf("demo org %s: %w", o.code, err)
@@ -95,18 +132,8 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost in
 			if err != nil {
 				return nil, fmt.Errorf("demo user %s: %w", u[0], err)
 			}
-			seed.users = append(seed.users, demoUser{Email: u[0], OrgCode: o.code, Role: role, Password: authserver.NewPassword()})
+			users = append(users, demoUser{Email: u[0], OrgCode: o.code, Role: role})
 		}
-		c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
-			Name:       o.name + " agent",
-			OrgCode:    o.code,
-			Scopes:     auth.AllScopes,
-			Properties: map[string]string{"agent_name": o.name + " agent"},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("demo client for %s: %w", o.code, err)
-		}
-		seed.clients = append(seed.clients, demoClient{Label: o.name, OrgCode: o.code, ID: c.ID, Secret: secret})
 	}
 	overrides := []struct {
 		org, key, value string
@@ -116,17 +143,7 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost in
 			return nil, fmt.Errorf("demo flag override: %w", err)
 		}
 	}
-	c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
-		Name: "Global admin", Scopes: auth.AllScopes,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("demo global client: %w", err)
-	}
-	seed.clients = append(seed.clients, demoClient{Label: "Global admin", ID: c.ID, Secret: secret})
-	if err := setDemoPasswords(ctx, st, seed.users, passwordCost); err != nil {
-		return nil, err
-	}
-	return seed, nil
+	return users, nil
 }
 
 // setDemoPasswords hashes the demo passwords in parallel: bcrypt is slow
@@ -149,7 +166,13 @@ func printBanner(w io.Writer, publicURL, resource string, cfg Config, seed *demo
 	fmt.Fprintf(w, "OrgScope %s\n", cfg.Version)
 	fmt.Fprintf(w, "  MCP endpoint:        %s\n", resource)
 	fmt.Fprintf(w, "  Resource metadata:   %s/.well-known/oauth-protected-resource/mcp\n", publicURL)
-	fmt.Fprintf(w, "  Issuer metadata:     %s/.well-known/oauth-authorization-server\n", publicURL)
+	if len(cfg.Issuers) > 0 {
+		for _, is := range cfg.Issuers {
+			fmt.Fprintf(w, "  Trusted issuer:      %s\n", is.URL)
+		}
+	} else {
+		fmt.Fprintf(w, "  Issuer metadata:     %s/.well-known/oauth-authorization-server\n", publicURL)
+	}
 	fmt.Fprintf(w, "  Database:            %s\n", databaseLabel(cfg))
 	if seed == nil {
 		fmt.Fprintln(w)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -53,45 +54,34 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	resource := mcpserver.Resource(publicURL)
 
-	issuer, err := authserver.New(ctx, authserver.Options{
-		Issuer:                       publicURL,
-		Resource:                     resource,
-		Store:                        st,
-		TokenTTL:                     cfg.TokenTTL,
-		PasswordCost:                 cfg.PasswordCost,
-		MetadataDocumentAllowPrivate: cfg.CIMDAllowPrivate,
-		Logger:                       logger,
-	})
+	opts := mcpserver.Options{
+		PublicURL:      publicURL,
+		Store:          st,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Version:        cfg.Version,
+		Logger:         logger,
+	}
+	if len(cfg.Issuers) > 0 {
+		err = externalMode(ctx, cfg, resource, logger, &opts)
+	} else {
+		err = embeddedMode(ctx, cfg, st, publicURL, resource, logger, &opts)
+	}
 	if err != nil {
 		return err
 	}
-	jwtVerifier, err := auth.NewJWTVerifier(auth.JWTOptions{
-		Issuer:   publicURL,
-		Audience: resource,
-		KeySet:   &oidc.StaticKeySet{PublicKeys: issuer.PublicKeys()},
-	})
-	if err != nil {
-		return err
-	}
-
-	handler, err := mcpserver.New(mcpserver.Options{
-		PublicURL:            publicURL,
-		Store:                st,
-		Verifier:             embeddedVerifier(jwtVerifier, issuer),
-		AuthorizationServers: []string{publicURL},
-		AuthServer:           issuer.Handler(),
-		AuthServerMetadata:   issuer.Metadata(),
-		AllowedOrigins:       cfg.AllowedOrigins,
-		Version:              cfg.Version,
-		Logger:               logger,
-	})
+	handler, err := mcpserver.New(opts)
 	if err != nil {
 		return err
 	}
 
-	seeded, err := seedDemo(ctx, st, cfg.Demo, cfg.PasswordCost)
+	seeded, err := seedDemo(ctx, st, cfg.Demo && len(cfg.Issuers) == 0, cfg.PasswordCost)
 	if err != nil {
 		return err
+	}
+	if cfg.Demo && len(cfg.Issuers) > 0 {
+		if _, err := seedDemoTenants(ctx, st); err != nil {
+			return err
+		}
 	}
 	printBanner(stdout, publicURL, resource, cfg, seeded)
 
@@ -122,6 +112,53 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// embeddedMode runs OrgScope's own issuer: its endpoints under /oauth2/,
+// its metadata, and a verifier of its tokens.
+func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger, opts *mcpserver.Options) error {
+	issuer, err := authserver.New(ctx, authserver.Options{
+		Issuer:                       publicURL,
+		Resource:                     resource,
+		Store:                        st,
+		TokenTTL:                     cfg.TokenTTL,
+		PasswordCost:                 cfg.PasswordCost,
+		MetadataDocumentAllowPrivate: cfg.CIMDAllowPrivate,
+		Logger:                       logger,
+	})
+	if err != nil {
+		return err
+	}
+	jwtVerifier, err := auth.NewJWTVerifier(auth.JWTOptions{
+		Issuer:   publicURL,
+		Audience: resource,
+		KeySet:   &oidc.StaticKeySet{PublicKeys: issuer.PublicKeys()},
+	})
+	if err != nil {
+		return err
+	}
+	opts.Verifier = embeddedVerifier(jwtVerifier, issuer)
+	opts.AuthorizationServers = []string{publicURL}
+	opts.AuthServer = issuer.Handler()
+	opts.AuthServerMetadata = issuer.Metadata()
+	return nil
+}
+
+// externalMode makes OrgScope a pure resource server for the configured
+// issuers: no endpoints of its own, the PRM pointing at them.
+func externalMode(ctx context.Context, cfg Config, resource string, logger *slog.Logger, opts *mcpserver.Options) error {
+	v, err := auth.NewExternalVerifier(ctx, auth.ExternalOptions{
+		Issuers: cfg.Issuers, Resource: resource, Getenv: os.Getenv, Logger: logger,
+		KeyRefresh: cfg.JWKSRefresh, RefetchCooldown: cfg.JWKSCooldown,
+	})
+	if err != nil {
+		return err
+	}
+	opts.Verifier = v
+	for _, is := range cfg.Issuers {
+		opts.AuthorizationServers = append(opts.AuthorizationServers, is.URL)
 	}
 	return nil
 }
