@@ -59,6 +59,11 @@ type testServer struct {
 	Clients map[string]credentials
 	// Users are the demo people printed at first start, by email.
 	Users map[string]demoUser
+	// direct is a replica's own address, when the public URL is a load
+	// balancer's (see cluster); Audience is then the public resource, which
+	// tokens are for, while Resource is where requests go.
+	direct   string
+	Audience string
 
 	stop func()
 }
@@ -141,10 +146,12 @@ func waitHealthy(t *testing.T, base string, done <-chan error) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			t.Fatalf("server exited: %v", err)
-		default:
+		if done != nil {
+			select {
+			case err := <-done:
+				t.Fatalf("server exited: %v", err)
+			default:
+			}
 		}
 		if resp, err := http.Get(base + "/healthz"); err == nil {
 			resp.Body.Close()
@@ -180,13 +187,21 @@ func (s *testServer) token(t *testing.T, c credentials, scopes ...string) string
 		ClientSecret:   c.Secret,
 		TokenURL:       s.URL + "/oauth2/token",
 		Scopes:         scopes,
-		EndpointParams: map[string][]string{"resource": {s.Resource}},
+		EndpointParams: map[string][]string{"resource": {s.audience()}},
 	}
 	tok, err := cfg.Token(t.Context())
 	if err != nil {
 		t.Fatalf("token for %s: %v", c.ID, err)
 	}
 	return tok.AccessToken
+}
+
+// audience is the resource tokens must be for.
+func (s *testServer) audience() string {
+	if s.Audience != "" {
+		return s.Audience
+	}
+	return s.Resource
 }
 
 // rpcResult is a JSON-RPC response to tools/call.

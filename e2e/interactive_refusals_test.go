@@ -30,7 +30,7 @@ func newFlow(t *testing.T, s *testServer, clientID string) *flow {
 		"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
 		"code_challenge_method": {"S256"},
 		"state":                 {"state-123"},
-		"resource":              {s.Resource},
+		"resource":              {s.audience()},
 		"scope":                 {"read:users write:users"},
 	}}
 }
@@ -54,7 +54,7 @@ func (f *flow) code(user demoUser) url.Values {
 func (f *flow) exchange(code string, edit func(url.Values)) (int, map[string]any) {
 	f.t.Helper()
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {f.clientID},
-		"redirect_uri": {f.params.Get("redirect_uri")}, "code_verifier": {f.verifier}, "resource": {f.s.Resource}}
+		"redirect_uri": {f.params.Get("redirect_uri")}, "code_verifier": {f.verifier}, "resource": {f.s.audience()}}
 	if edit != nil {
 		edit(form)
 	}

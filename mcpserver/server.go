@@ -154,7 +154,7 @@ func New(opts Options) (*Server, error) {
 		Logger:              logger,
 	})
 	mux.Handle(MCPPath, crossOrigin(newOrigins(public, opts.AllowedOrigins),
-		inspect(opts.MaxBodyBytes, authn(notePrincipal(acceptJSON(mcpHandler))))))
+		inspect(opts.MaxBodyBytes, authn(notePrincipal(acceptJSON(outageAware(mcpHandler)))))))
 
 	m := newMetrics()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

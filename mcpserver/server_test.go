@@ -186,3 +186,23 @@ func TestOperationalEndpoints(t *testing.T) {
 		t.Errorf("healthz with a closed store: %d", rec.Code)
 	}
 }
+
+// TestToolCallDuringOutage: a tool whose database is unreachable makes the
+// whole call a 503 with Retry-After, which clients retry.
+func TestToolCallDuringOutage(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	token := f.token(t, "org_acme", "read:users")
+	if rec := f.post(token, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_users"}}`); rec.Code != http.StatusOK {
+		t.Fatalf("before the outage: %d %s", rec.Code, rec.Body)
+	}
+	f.store.Close()
+	rec := f.post(token, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_users"}}`)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+		rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Errorf("during the outage: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	// A call that does not touch the database still works.
+	if rec := f.post(token, whoamiCall); rec.Code != http.StatusOK {
+		t.Errorf("whoami during the outage: %d", rec.Code)
+	}
+}

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,7 +102,7 @@ func add[In, Out any](s *mcp.Server, t *toolset, tool *mcp.Tool, fn func(ctx con
 	}
 	mcp.AddTool(s, tool, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
 		var zero Out
-		p, err := auth.PrincipalFrom(req.Extra.TokenInfo)
+		p, err := auth.PrincipalFrom(cmp.Or(req.Extra, &mcp.RequestExtra{}).TokenInfo) // Extra is nil off HTTP
 		if err != nil {
 			return nil, zero, errors.New("this call carries no verified access token")
 		}
@@ -158,6 +159,9 @@ func (t *toolset) storeError(ctx context.Context, err, notFound error) error {
 		return errors.New("cursor is not valid for this listing: pass the next_cursor of the previous page unchanged, or omit it for the first page")
 	case errors.Is(err, store.ErrUnavailable):
 		t.log.WarnContext(ctx, "database unavailable", "err", err)
+		if notice, ok := ctx.Value(unavailableKey{}).(func()); ok {
+			notice()
+		}
 		return errors.New("the database is unavailable right now; retry shortly")
 	}
 	t.log.ErrorContext(ctx, "store failure", "err", err)
@@ -180,6 +184,16 @@ func (t *toolset) audit(ctx context.Context, c caller, org, action, target strin
 	if err != nil {
 		t.log.ErrorContext(ctx, "audit event not recorded", "action", action, "target", target, "err", err)
 	}
+}
+
+type unavailableKey struct{}
+
+// WithUnavailableNotice returns a context in which a tool call whose store
+// is unreachable calls notice before answering. The HTTP layer uses it to
+// answer such a call with 503 and Retry-After, which clients retry, rather
+// than with a tool error.
+func WithUnavailableNotice(ctx context.Context, notice func()) context.Context {
+	return context.WithValue(ctx, unavailableKey{}, notice)
 }
 
 func boolPtr(b bool) *bool { return &b }

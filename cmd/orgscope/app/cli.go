@@ -87,6 +87,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 func storeFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "SQLite database file")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL (postgres://…); overrides --db")
+	fs.StringVar(&cfg.DatabaseSchema, "database-schema", cfg.DatabaseSchema, "PostgreSQL schema for OrgScope's tables (default: the URL's search_path)")
 }
 
 func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

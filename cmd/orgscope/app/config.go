@@ -28,8 +28,11 @@ type Config struct {
 	PublicURL string
 	// DBPath is the SQLite database file.
 	DBPath string
-	// DatabaseURL, when set (postgres://…), selects PostgreSQL instead.
-	DatabaseURL string
+	// DatabaseURL, when set (postgres://…), selects PostgreSQL instead;
+	// DatabaseSchema then names the schema holding OrgScope's tables
+	// (created if missing; empty means the URL's search_path).
+	DatabaseURL    string
+	DatabaseSchema string
 	// Demo seeds demo tenants into an empty database.
 	Demo bool
 	// TokenTTL is the lifetime of access tokens the embedded issuer signs.

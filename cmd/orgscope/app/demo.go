@@ -110,8 +110,14 @@ func seedDemoTenants(ctx context.Context, st store.Store) ([]demoUser, error) {
 	if err != nil || len(existing) > 0 {
 		return nil, err
 	}
-	for _, f := range demoFlags {
-		if _, err := st.CreateFlag(ctx, f); err != nil {
+	for i, f := range demoFlags {
+		_, err := st.CreateFlag(ctx, f)
+		if i == 0 && errors.Is(err, store.ErrConflict) {
+			// Another replica, started at the same moment on the same
+			// database, is seeding: the first write tells which one won.
+			return nil, nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("demo flag %s: %w", f.Key, err)
 		}
 	}

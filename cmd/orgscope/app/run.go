@@ -18,6 +18,7 @@ import (
 	"github.com/orgscope/orgscope/authserver"
 	"github.com/orgscope/orgscope/mcpserver"
 	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/store/postgres"
 	"github.com/orgscope/orgscope/store/sqlite"
 )
 
@@ -177,7 +178,14 @@ func embeddedVerifier(jwt auth.Verifier, issuer *authserver.Server) auth.Verifie
 // openStore opens PostgreSQL when a database URL is given, SQLite otherwise.
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
-		return nil, fmt.Errorf("--database-url: PostgreSQL is not supported by this build yet")
+		if !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+			return nil, errors.New("--database-url must be a postgres:// URL")
+		}
+		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Options{Schema: cfg.DatabaseSchema})
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL database: %w", err)
+		}
+		return st, nil
 	}
 	st, err := sqlite.Open(ctx, cfg.DBPath, nil)
 	if err != nil {
