@@ -108,7 +108,7 @@ func seedBench(ctx context.Context, url string) error {
 		return err
 	}
 	slices.Sort(bench.bigIDs)
-	bench.deep = postgres.UsersCursor(bigOrg, bench.bigIDs[deepPageStart-1])
+	bench.deep = store.EncodeCursor(store.ListUsers, bigOrg, bench.bigIDs[deepPageStart-1])
 	return nil
 }
 
@@ -199,7 +199,7 @@ func TestMillionUsers(t *testing.T) {
 		}
 		return time.Since(start) / rounds
 	}
-	deepCursor := postgres.UsersCursor("org_big", users[n-100].ID)
+	deepCursor := store.EncodeCursor(store.ListUsers, "org_big", users[n-100].ID)
 	page(deepCursor) // warm both ranges before timing
 	first, deep := page(""), page(deepCursor)
 	t.Logf("ListUsers first page %v, page 999,900 users in %v", first, deep)

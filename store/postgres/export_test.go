@@ -7,6 +7,3 @@ import "github.com/jackc/pgx/v5/pgxpool"
 
 // Pool returns the store's connection pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// UsersCursor returns the ListUsers cursor of org continuing after userID.
-func UsersCursor(org, userID string) string { return encodeCursor(listUsers, org, userID) }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"maps"
 
 	"github.com/jackc/pgx/v5"
 
@@ -65,7 +64,7 @@ func getOrg(ctx context.Context, q querier, code, lock string) (store.Org, error
 }
 
 func (s *Store) ListOrgs(ctx context.Context, page store.Page) ([]store.Org, string, error) {
-	after, err := decodeCursor(page.Cursor, listOrgs, "")
+	after, err := store.DecodeCursor(page.Cursor, store.ListOrgs, "")
 	if err != nil {
 		return nil, "", s.fail("list orgs", err)
 	}
@@ -79,8 +78,8 @@ func (s *Store) ListOrgs(ctx context.Context, page store.Page) ([]store.Org, str
 	if err != nil {
 		return nil, "", s.fail("list orgs", err)
 	}
-	orgs, last := trimPage(orgs, page.Size(), func(o store.Org) string { return o.Code })
-	return orgs, encodeCursor(listOrgs, "", last), nil
+	orgs, last := store.TrimPage(orgs, page.Size(), func(o store.Org) string { return o.Code })
+	return orgs, store.EncodeCursor(store.ListOrgs, "", last), nil
 }
 
 // UpdateOrg reads the org FOR UPDATE, so that concurrent updates of its
@@ -92,7 +91,7 @@ func (s *Store) UpdateOrg(ctx context.Context, code string, update store.OrgUpda
 		if org, err = getOrg(ctx, tx, code, "FOR UPDATE"); err != nil {
 			return err
 		}
-		org = applyOrgUpdate(org, update)
+		org = update.Apply(org)
 		org.UpdatedAt = s.nowUTC()
 		_, err = tx.Exec(ctx, `UPDATE orgs SET name = $1, properties = $2, updated_at = $3 WHERE code = $4`,
 			org.Name, mapValue(org.Properties), timeValue(org.UpdatedAt), code)
@@ -102,32 +101,4 @@ func (s *Store) UpdateOrg(ctx context.Context, code string, update store.OrgUpda
 		return store.Org{}, err
 	}
 	return org, nil
-}
-
-// applyOrgUpdate returns o with the update's non-nil fields applied: a nil
-// property value deletes the key. An org left without properties has a nil
-// map, as it would read back.
-func applyOrgUpdate(o store.Org, u store.OrgUpdate) store.Org {
-	if u.Name != nil {
-		o.Name = *u.Name
-	}
-	if len(u.Properties) == 0 {
-		return o
-	}
-	props := maps.Clone(o.Properties)
-	if props == nil {
-		props = map[string]string{}
-	}
-	for k, v := range u.Properties {
-		if v == nil {
-			delete(props, k)
-		} else {
-			props[k] = *v
-		}
-	}
-	if len(props) == 0 {
-		props = nil
-	}
-	o.Properties = props
-	return o
 }

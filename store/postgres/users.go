@@ -30,23 +30,10 @@ func scanUser(r scanner) (store.User, error) {
 	return u, err
 }
 
-// fold is the case-insensitive form of a string that the *_lower columns
-// hold. It is computed in Go, as the SQLite backend does, so that both
-// fold alike whatever the database's collation.
-func fold(s string) string { return strings.ToLower(s) }
-
-// folded holds what the *_lower columns of a user store.
-type folded struct{ email, given, family, full string }
-
-func foldUser(u store.User) folded {
-	full := strings.TrimSpace(u.GivenName + " " + u.FamilyName)
-	return folded{fold(u.Email), fold(u.GivenName), fold(u.FamilyName), fold(full)}
-}
-
 func insertUserArgs(u store.User) []any {
-	f := foldUser(u)
-	return []any{u.OrgCode, u.ID, u.Email, f.email, u.GivenName, u.FamilyName,
-		f.given, f.family, f.full, string(u.Status), string(u.Role),
+	f := store.FoldUser(u)
+	return []any{u.OrgCode, u.ID, u.Email, f.Email, u.GivenName, u.FamilyName,
+		f.Given, f.Family, f.Full, string(u.Status), string(u.Role),
 		timeValue(u.CreatedAt), timeValue(u.UpdatedAt)}
 }
 
@@ -90,7 +77,7 @@ func getUser(ctx context.Context, q querier, orgCode, userID, lock string) (stor
 // ListUsers reads one range of the (org_code, id) primary key: the cost is
 // the page size (plus the rows a filter skips), never the page's depth.
 func (s *Store) ListUsers(ctx context.Context, orgCode string, filter store.UserFilter, page store.Page) ([]store.User, string, error) {
-	after, err := decodeCursor(page.Cursor, listUsers, orgCode)
+	after, err := store.DecodeCursor(page.Cursor, store.ListUsers, orgCode)
 	if err != nil {
 		return nil, "", s.fail("list users", err)
 	}
@@ -101,8 +88,8 @@ func (s *Store) ListUsers(ctx context.Context, orgCode string, filter store.User
 	if err != nil {
 		return nil, "", s.fail("list users", err)
 	}
-	users, last := trimPage(users, page.Size(), func(u store.User) string { return u.ID })
-	return users, encodeCursor(listUsers, orgCode, last), nil
+	users, last := store.TrimPage(users, page.Size(), func(u store.User) string { return u.ID })
+	return users, store.EncodeCursor(store.ListUsers, orgCode, last), nil
 }
 
 // userFilter builds the WHERE clause of ListUsers, adding its arguments to
@@ -113,24 +100,16 @@ func userFilter(args *params, orgCode, after string, f store.UserFilter) string 
 		conds = append(conds, `id > `+args.add(after))
 	}
 	if f.EmailPrefix != "" {
-		conds = append(conds, `email_lower LIKE `+args.add(likePrefix(f.EmailPrefix)))
+		conds = append(conds, `email_lower LIKE `+args.add(store.LikePrefix(f.EmailPrefix)))
 	}
 	if f.NamePrefix != "" {
-		p := args.add(likePrefix(f.NamePrefix))
+		p := args.add(store.LikePrefix(f.NamePrefix))
 		conds = append(conds, `(given_lower LIKE `+p+` OR family_lower LIKE `+p+` OR full_name_lower LIKE `+p+`)`)
 	}
 	if f.Status != "" {
 		conds = append(conds, `status = `+args.add(string(f.Status)))
 	}
 	return strings.Join(conds, ` AND `)
-}
-
-// likePrefix is the LIKE pattern matching strings that start with the
-// folded prefix, with LIKE's wildcards in it escaped by a backslash
-// (PostgreSQL's default LIKE escape character).
-func likePrefix(prefix string) string {
-	escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(fold(prefix))
-	return escaped + "%"
 }
 
 // UpdateUser reads the user FOR UPDATE and writes it back in one
@@ -142,11 +121,11 @@ func (s *Store) UpdateUser(ctx context.Context, orgCode, userID string, update s
 		if u, err = getUser(ctx, tx, orgCode, userID, "FOR UPDATE"); err != nil {
 			return err
 		}
-		u = applyUserUpdate(u, update)
+		u = update.Apply(u)
 		u.UpdatedAt = s.nowUTC()
-		f := foldUser(u)
-		_, err = tx.Exec(ctx, updateUserSQL, u.Email, f.email, u.GivenName, u.FamilyName,
-			f.given, f.family, f.full, string(u.Status), string(u.Role), timeValue(u.UpdatedAt),
+		f := store.FoldUser(u)
+		_, err = tx.Exec(ctx, updateUserSQL, u.Email, f.Email, u.GivenName, u.FamilyName,
+			f.Given, f.Family, f.Full, string(u.Status), string(u.Role), timeValue(u.UpdatedAt),
 			orgCode, userID)
 		return err
 	})
@@ -154,26 +133,6 @@ func (s *Store) UpdateUser(ctx context.Context, orgCode, userID string, update s
 		return store.User{}, err
 	}
 	return u, nil
-}
-
-// applyUserUpdate returns u with the update's non-nil fields applied.
-func applyUserUpdate(u store.User, up store.UserUpdate) store.User {
-	if up.Email != nil {
-		u.Email = *up.Email
-	}
-	if up.GivenName != nil {
-		u.GivenName = *up.GivenName
-	}
-	if up.FamilyName != nil {
-		u.FamilyName = *up.FamilyName
-	}
-	if up.Status != nil {
-		u.Status = *up.Status
-	}
-	if up.Role != nil {
-		u.Role = *up.Role
-	}
-	return u
 }
 
 // DeleteUser removes the user's row, which holds their password hash too.
@@ -189,7 +148,7 @@ func (s *Store) SetUserPassword(ctx context.Context, orgCode, userID, passwordHa
 // UserCredentials reads the users_email index, across every org.
 func (s *Store) UserCredentials(ctx context.Context, email string) ([]store.UserCredential, error) {
 	const query = `SELECT ` + userColumns + `, password_hash FROM users WHERE email_lower = $1 ORDER BY org_code, id`
-	creds, err := queryAll(ctx, s.pool, query, []any{fold(email)}, func(r scanner) (store.UserCredential, error) {
+	creds, err := queryAll(ctx, s.pool, query, []any{store.Fold(email)}, func(r scanner) (store.UserCredential, error) {
 		var c store.UserCredential
 		u := &c.User
 		err := r.Scan(&u.OrgCode, &u.ID, &u.Email, &u.GivenName, &u.FamilyName, &u.Status, &u.Role,

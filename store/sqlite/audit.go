@@ -33,7 +33,7 @@ func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error 
 // ListAuditEvents walks the (org_code, id) primary key backwards: event IDs
 // are time-ordered, so this is newest first.
 func (s *Store) ListAuditEvents(ctx context.Context, orgCode string, page store.Page) ([]store.AuditEvent, string, error) {
-	before, err := decodeCursor(page.Cursor, listAudit, orgCode)
+	before, err := store.DecodeCursor(page.Cursor, store.ListAudit, orgCode)
 	if err != nil {
 		return nil, "", s.fail("list audit events", err)
 	}
@@ -46,6 +46,6 @@ func (s *Store) ListAuditEvents(ctx context.Context, orgCode string, page store.
 	if err != nil {
 		return nil, "", s.fail("list audit events", err)
 	}
-	events, last := trimPage(events, page.Size(), func(e store.AuditEvent) string { return e.ID })
-	return events, encodeCursor(listAudit, orgCode, last), nil
+	events, last := store.TrimPage(events, page.Size(), func(e store.AuditEvent) string { return e.ID })
+	return events, store.EncodeCursor(store.ListAudit, orgCode, last), nil
 }

@@ -68,7 +68,7 @@ func (s *Store) DeleteFlag(ctx context.Context, key string) error {
 }
 
 func (s *Store) ListEffectiveFlags(ctx context.Context, orgCode string, page store.Page) ([]store.EffectiveFlag, string, error) {
-	after, err := decodeCursor(page.Cursor, listFlags, orgCode)
+	after, err := store.DecodeCursor(page.Cursor, store.ListFlags, orgCode)
 	if err != nil {
 		return nil, "", s.fail("list flags", err)
 	}
@@ -84,8 +84,8 @@ func (s *Store) ListEffectiveFlags(ctx context.Context, orgCode string, page sto
 	if err != nil {
 		return nil, "", s.fail("list flags", err)
 	}
-	flags, last := trimPage(flags, page.Size(), func(f store.EffectiveFlag) string { return f.Definition.Key })
-	return flags, encodeCursor(listFlags, orgCode, last), nil
+	flags, last := store.TrimPage(flags, page.Size(), func(f store.EffectiveFlag) string { return f.Definition.Key })
+	return flags, store.EncodeCursor(store.ListFlags, orgCode, last), nil
 }
 
 func (s *Store) GetEffectiveFlag(ctx context.Context, orgCode, key string) (store.EffectiveFlag, error) {

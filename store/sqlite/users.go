@@ -26,22 +26,10 @@ func scanUser(r scanner) (store.User, error) {
 	return u, err
 }
 
-// fold is the case-insensitive form of a string that the *_lower columns
-// hold. It is computed in Go, not with SQL lower(), which folds ASCII only.
-func fold(s string) string { return strings.ToLower(s) }
-
-// folded holds what the *_lower columns of a user store.
-type folded struct{ email, given, family, full string }
-
-func foldUser(u store.User) folded {
-	full := strings.TrimSpace(u.GivenName + " " + u.FamilyName)
-	return folded{fold(u.Email), fold(u.GivenName), fold(u.FamilyName), fold(full)}
-}
-
 func insertUserArgs(u store.User) []any {
-	f := foldUser(u)
-	return []any{u.OrgCode, u.ID, u.Email, f.email, u.GivenName, u.FamilyName,
-		f.given, f.family, f.full, string(u.Status), string(u.Role),
+	f := store.FoldUser(u)
+	return []any{u.OrgCode, u.ID, u.Email, f.Email, u.GivenName, u.FamilyName,
+		f.Given, f.Family, f.Full, string(u.Status), string(u.Role),
 		timeValue(u.CreatedAt), timeValue(u.UpdatedAt)}
 }
 
@@ -93,7 +81,7 @@ func getUser(ctx context.Context, q querier, orgCode, userID string) (store.User
 // ListUsers reads one range of the (org_code, id) primary key: the cost is
 // the page size (plus the rows a filter skips), never the page's depth.
 func (s *Store) ListUsers(ctx context.Context, orgCode string, filter store.UserFilter, page store.Page) ([]store.User, string, error) {
-	after, err := decodeCursor(page.Cursor, listUsers, orgCode)
+	after, err := store.DecodeCursor(page.Cursor, store.ListUsers, orgCode)
 	if err != nil {
 		return nil, "", s.fail("list users", err)
 	}
@@ -103,8 +91,8 @@ func (s *Store) ListUsers(ctx context.Context, orgCode string, filter store.User
 	if err != nil {
 		return nil, "", s.fail("list users", err)
 	}
-	users, last := trimPage(users, page.Size(), func(u store.User) string { return u.ID })
-	return users, encodeCursor(listUsers, orgCode, last), nil
+	users, last := store.TrimPage(users, page.Size(), func(u store.User) string { return u.ID })
+	return users, store.EncodeCursor(store.ListUsers, orgCode, last), nil
 }
 
 // userFilter builds the WHERE clause of ListUsers.
@@ -114,10 +102,10 @@ func userFilter(orgCode, after string, f store.UserFilter) (string, []any) {
 		conds, args = append(conds, `id > ?`), append(args, after)
 	}
 	if f.EmailPrefix != "" {
-		conds, args = append(conds, `email_lower LIKE ? ESCAPE '\'`), append(args, likePrefix(f.EmailPrefix))
+		conds, args = append(conds, `email_lower LIKE ? ESCAPE '\'`), append(args, store.LikePrefix(f.EmailPrefix))
 	}
 	if f.NamePrefix != "" {
-		p := likePrefix(f.NamePrefix)
+		p := store.LikePrefix(f.NamePrefix)
 		conds = append(conds, `(given_lower LIKE ? ESCAPE '\' OR family_lower LIKE ? ESCAPE '\' OR full_name_lower LIKE ? ESCAPE '\')`)
 		args = append(args, p, p, p)
 	}
@@ -127,13 +115,6 @@ func userFilter(orgCode, after string, f store.UserFilter) (string, []any) {
 	return strings.Join(conds, ` AND `), args
 }
 
-// likePrefix is the LIKE pattern matching strings that start with the
-// folded prefix, with LIKE's wildcards in it escaped.
-func likePrefix(prefix string) string {
-	escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(fold(prefix))
-	return escaped + "%"
-}
-
 func (s *Store) UpdateUser(ctx context.Context, orgCode, userID string, update store.UserUpdate) (store.User, error) {
 	var u store.User
 	err := s.write(ctx, "update user", func(tx *sql.Tx) error {
@@ -141,11 +122,11 @@ func (s *Store) UpdateUser(ctx context.Context, orgCode, userID string, update s
 		if u, err = getUser(ctx, tx, orgCode, userID); err != nil {
 			return err
 		}
-		u = applyUserUpdate(u, update)
+		u = update.Apply(u)
 		u.UpdatedAt = s.nowUTC()
-		f := foldUser(u)
-		_, err = tx.ExecContext(ctx, updateUserSQL, u.Email, f.email, u.GivenName, u.FamilyName,
-			f.given, f.family, f.full, string(u.Status), string(u.Role), timeValue(u.UpdatedAt),
+		f := store.FoldUser(u)
+		_, err = tx.ExecContext(ctx, updateUserSQL, u.Email, f.Email, u.GivenName, u.FamilyName,
+			f.Given, f.Family, f.Full, string(u.Status), string(u.Role), timeValue(u.UpdatedAt),
 			orgCode, userID)
 		return err
 	})
@@ -153,26 +134,6 @@ func (s *Store) UpdateUser(ctx context.Context, orgCode, userID string, update s
 		return store.User{}, err
 	}
 	return u, nil
-}
-
-// applyUserUpdate returns u with the update's non-nil fields applied.
-func applyUserUpdate(u store.User, up store.UserUpdate) store.User {
-	if up.Email != nil {
-		u.Email = *up.Email
-	}
-	if up.GivenName != nil {
-		u.GivenName = *up.GivenName
-	}
-	if up.FamilyName != nil {
-		u.FamilyName = *up.FamilyName
-	}
-	if up.Status != nil {
-		u.Status = *up.Status
-	}
-	if up.Role != nil {
-		u.Role = *up.Role
-	}
-	return u
 }
 
 // DeleteUser removes the user's row, which holds their password hash too.
@@ -194,7 +155,7 @@ func (s *Store) SetUserPassword(ctx context.Context, orgCode, userID, passwordHa
 // UserCredentials reads the users_email index, across every org.
 func (s *Store) UserCredentials(ctx context.Context, email string) ([]store.UserCredential, error) {
 	const query = `SELECT ` + userColumns + `, password_hash FROM users WHERE email_lower = ? ORDER BY org_code, id`
-	creds, err := queryAll(ctx, s.reader, query, []any{fold(email)}, func(r scanner) (store.UserCredential, error) {
+	creds, err := queryAll(ctx, s.reader, query, []any{store.Fold(email)}, func(r scanner) (store.UserCredential, error) {
 		var c store.UserCredential
 		u := &c.User
 		err := r.Scan(&u.OrgCode, &u.ID, &u.Email, &u.GivenName, &u.FamilyName, &u.Status, &u.Role,
