@@ -39,6 +39,8 @@ type Store interface {
 	store.GrantStore
 }
 
+var _ Store = store.Store(nil)
+
 // Endpoint paths, relative to the issuer URL.
 const (
 	TokenPath = "/oauth2/token"

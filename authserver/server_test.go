@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -230,4 +231,44 @@ func jwksKid(t *testing.T, s *authserver.Server) string {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestSweep: the janitor removes expired sign-in state and idle
+// registrations, and leaves what is in use.
+func TestSweep(t *testing.T) {
+	ctx := t.Context()
+	st := newStore(t)
+	now := time.Now()
+	s, err := authserver.New(ctx, authserver.Options{Issuer: issuer, Resource: resource, Store: st,
+		RegisteredClientIdle: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, created := range map[string]time.Time{"idle": now.Add(-2 * time.Hour), "recent": now.Add(-time.Minute)} {
+		if _, err := st.CreateClient(ctx, store.Client{ID: id, Name: id, Kind: store.ClientRegistered,
+			RedirectURIs: []string{"http://127.0.0.1/cb"}, GrantTypes: []string{"authorization_code"}, CreatedAt: created}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for hash, exp := range map[string]time.Time{"old": now.Add(-48 * time.Hour), "live": now.Add(time.Minute)} {
+		if err := st.CreateAuthRequest(ctx, store.AuthRequest{HandleHash: hash, ClientID: "recent", RedirectURI: "http://127.0.0.1/cb",
+			Resource: resource, CodeChallenge: "x", CodeChallengeMethod: "S256", CSRFHash: "h", ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetClient(ctx, "idle"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("idle registration kept: %v", err)
+	}
+	if _, err := st.GetClient(ctx, "recent"); err != nil {
+		t.Errorf("recent registration removed: %v", err)
+	}
+	if _, err := st.GetAuthRequest(ctx, "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired sign-in kept: %v", err)
+	}
+	if _, err := st.GetAuthRequest(ctx, "live"); err != nil {
+		t.Errorf("pending sign-in removed: %v", err)
+	}
 }

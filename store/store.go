@@ -206,6 +206,14 @@ type GrantStore interface {
 	// LookupRefreshToken returns a refresh token and its grant (for
 	// revocation and introspection).
 	LookupRefreshToken(ctx context.Context, hash string) (RefreshToken, Grant, error)
+
+	// DeleteExpired removes what nothing can use any more: pending
+	// requests, codes and refresh tokens that expired before cutoff, grants
+	// revoked before cutoff, and grants created before cutoff that have no
+	// refresh token left. Callers pass a cutoff older than any access token
+	// alive (their grant is checked on every call). It returns how many
+	// rows it removed.
+	DeleteExpired(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // AuditStore keeps an append-only record of what principals did.

@@ -17,6 +17,7 @@ var grantTests = []test{
 	{"RefreshRotateChain", testRefreshRotateChain},
 	{"RefreshRotateRefused", testRefreshRotateRefused},
 	{"RefreshRotateConcurrent", testRefreshRotateConcurrent},
+	{"DeleteExpired", testDeleteExpired},
 }
 
 func createGrant(t *testing.T, s store.Store, id string) store.Grant {
@@ -292,4 +293,61 @@ func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
 	if !getGrant(t, s, "grt_1").Revoked() {
 		t.Fatal("grant not revoked after concurrent replays")
 	}
+}
+
+// testDeleteExpired: expired requests, codes and refresh tokens go, and so
+// do grants revoked before the cutoff or left without refresh tokens;
+// everything still usable stays.
+func testDeleteExpired(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC()
+	cutoff := now.Add(time.Minute)
+	old, live := now.Add(-time.Hour), now.Add(2*time.Hour)
+	for hash, exp := range map[string]time.Time{"req-old": old, "req-live": live} {
+		ok(t, s.CreateAuthRequest(ctx, store.AuthRequest{HandleHash: hash, ClientID: "c", RedirectURI: "https://a/cb",
+			Resource: "https://mcp.example/mcp", CodeChallenge: "x", CodeChallengeMethod: "S256", CSRFHash: "h",
+			CreatedAt: past, ExpiresAt: exp}), "CreateAuthRequest "+hash)
+		ok(t, s.CreateAuthCode(ctx, store.AuthCode{CodeHash: "code-" + hash, ClientID: "c", OrgCode: "org_a", UserID: "usr_1",
+			RedirectURI: "https://a/cb", Resource: "https://mcp.example/mcp", CodeChallenge: "x", CreatedAt: past, ExpiresAt: exp}),
+			"CreateAuthCode "+hash)
+	}
+	createGrant(t, s, "g-expired-tokens") // its only token expired: the grant goes too
+	createToken(t, s, "t-expired", "g-expired-tokens", old)
+	createGrant(t, s, "g-live") // a live token keeps it
+	createToken(t, s, "t-live", "g-live", live)
+	createGrant(t, s, "g-revoked") // revoked before the cutoff: goes with its token
+	createToken(t, s, "t-of-revoked", "g-revoked", live)
+	ok(t, s.RevokeGrant(ctx, "g-revoked"), "RevokeGrant")
+	fresh := store.Grant{ID: "g-fresh", ClientID: "c", OrgCode: "org_a", UserID: "usr_1", Resource: "https://mcp.example/mcp",
+		CreatedAt: now.Add(time.Hour)} // newer than the cutoff: stays, tokens or not
+	ok(t, s.CreateGrant(ctx, fresh), "CreateGrant g-fresh")
+
+	n, err := s.DeleteExpired(ctx, cutoff)
+	ok(t, err, "DeleteExpired")
+	equal(t, "rows removed (request, code, expired token, two grants)", n, 5)
+
+	_, err = s.GetAuthRequest(ctx, "req-old")
+	wantErr(t, err, store.ErrNotFound, "expired auth request")
+	_, err = s.GetAuthRequest(ctx, "req-live")
+	ok(t, err, "live auth request")
+	_, err = s.RedeemAuthCode(ctx, "code-req-old", "g-x")
+	wantErr(t, err, store.ErrNotFound, "expired code")
+	_, err = s.RedeemAuthCode(ctx, "code-req-live", "g-y")
+	ok(t, err, "live code")
+	for _, id := range []string{"g-expired-tokens", "g-revoked"} {
+		_, err := s.GetGrant(ctx, id)
+		wantErr(t, err, store.ErrNotFound, "grant "+id)
+	}
+	for _, id := range []string{"g-live", "g-fresh"} {
+		getGrant(t, s, id)
+	}
+	lookupToken(t, s, "t-live")
+	for _, hash := range []string{"t-expired", "t-of-revoked"} {
+		_, _, err := s.LookupRefreshToken(ctx, hash)
+		wantErr(t, err, store.ErrNotFound, "refresh token "+hash)
+	}
+
+	n, err = s.DeleteExpired(ctx, cutoff)
+	ok(t, err, "DeleteExpired again")
+	equal(t, "rows removed the second time", n, 0)
 }

@@ -22,6 +22,7 @@ usage:
   orgscope orgs create --code org_x --name "X Corp"
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
   orgscope users set-password --org org_x --email ann@x.example   (prints a new password, or takes ORGSCOPE_PASSWORD)
+  orgscope seed --orgs N --users M  fill a database with synthetic tenants (org_s00001…) for load tests
   orgscope version
 
 Run "orgscope <command> -h" for a command's flags. Every flag can also be
@@ -72,6 +73,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return errUsage
 		}
 		return setPasswordCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "seed":
+		return seedCommand(ctx, args, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil

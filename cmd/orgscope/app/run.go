@@ -140,6 +140,7 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	if err != nil {
 		return err
 	}
+	go issuer.Janitor(ctx, 10*time.Minute)
 	opts.Verifier = embeddedVerifier(jwtVerifier, issuer)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
