@@ -96,6 +96,7 @@ func startServer(t *testing.T, o serverOptions) *testServer {
 	cfg.Stdout = out
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.PasswordCost = bcrypt.MinCost // the demo passwords; production keeps the default
+	cfg.RateLimits = nil              // tests call faster than any agent; TestRateLimits checks them
 	if o.config != nil {
 		o.config(&cfg)
 	}

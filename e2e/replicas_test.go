@@ -58,6 +58,7 @@ func startCluster(t *testing.T, n int, dbURL string) *cluster {
 		cfg.Listener, cfg.PublicURL, cfg.Stdout = ln, public, out
 		cfg.DatabaseURL, cfg.DatabaseSchema = dbURL, c.schema
 		cfg.PasswordCost = bcrypt.MinCost
+		cfg.RateLimits = nil
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

@@ -61,6 +61,8 @@ type Options struct {
 	// AllowedHosts are Host header values accepted besides the public
 	// URL's host.
 	AllowedHosts []string
+	// RateLimits bounds callers; nil means no limits.
+	RateLimits *RateLimits
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// ResourceDocumentation is the resource_documentation URL in the PRM;
@@ -130,8 +132,13 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var perPrincipal, perAddress *limiters
+	if rl := opts.RateLimits; rl != nil {
+		perPrincipal = newLimiters(rl.PerPrincipal, rl.PrincipalBurst)
+		perAddress = newLimiters(rl.PerAddress, rl.AddressBurst)
+	}
 	if opts.AuthServer != nil {
-		mux.Handle("/oauth2/", opts.AuthServer)
+		mux.Handle("/oauth2/", perAddress.limitAddress(opts.AuthServer))
 	}
 
 	server := newMCPServer(opts, logger)
@@ -154,7 +161,7 @@ func New(opts Options) (*Server, error) {
 		Logger:              logger,
 	})
 	mux.Handle(MCPPath, crossOrigin(newOrigins(public, opts.AllowedOrigins),
-		inspect(opts.MaxBodyBytes, authn(notePrincipal(acceptJSON(outageAware(mcpHandler)))))))
+		inspect(opts.MaxBodyBytes, authn(perPrincipal.limitPrincipal(notePrincipal(acceptJSON(outageAware(mcpHandler))))))))
 
 	m := newMetrics()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

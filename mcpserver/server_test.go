@@ -206,3 +206,37 @@ func TestToolCallDuringOutage(t *testing.T) {
 		t.Errorf("whoami during the outage: %d", rec.Code)
 	}
 }
+
+// TestRateLimits: a principal over its rate gets 429 with Retry-After and
+// other principals do not notice; so does an address posting to the issuer.
+func TestRateLimits(t *testing.T) {
+	issuerCalls := 0
+	f := newFixture(t, fixtureOptions{options: func(o *mcpserver.Options) {
+		o.RateLimits = &mcpserver.RateLimits{PerPrincipal: 0.5, PrincipalBurst: 2, PerAddress: 0.5, AddressBurst: 1}
+		o.AuthServer = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { issuerCalls++ })
+	}})
+	acme, beta := f.token(t, "org_acme", ""), f.token(t, "org_beta", "")
+	for i := range 2 {
+		if rec := f.post(acme, whoamiCall); rec.Code != http.StatusOK {
+			t.Fatalf("call %d within the burst: %d", i, rec.Code)
+		}
+	}
+	rec := f.post(acme, whoamiCall)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
+		rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Errorf("over the limit: %d %v", rec.Code, rec.Header())
+	}
+	if rec := f.post(beta, whoamiCall); rec.Code != http.StatusOK {
+		t.Errorf("another principal was limited too: %d", rec.Code)
+	}
+
+	post := func() int {
+		req := httptest.NewRequest(http.MethodPost, publicURL+"/oauth2/token", strings.NewReader("x=1"))
+		rec := httptest.NewRecorder()
+		f.handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if post() != http.StatusOK || post() != http.StatusTooManyRequests || issuerCalls != 1 {
+		t.Errorf("address limit: issuer reached %d times", issuerCalls)
+	}
+}

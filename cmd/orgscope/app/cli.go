@@ -101,6 +101,8 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	storeFlags(fs, &cfg)
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "seed demo tenants into an empty database and print their credentials once")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of access tokens the embedded issuer signs")
+	fs.Float64Var(&cfg.RateLimits.PerPrincipal, "rate-limit", cfg.RateLimits.PerPrincipal, "MCP calls per second per access token's principal (bursts of twice that); 0 disables")
+	fs.Float64Var(&cfg.RateLimits.PerAddress, "signin-rate-limit", cfg.RateLimits.PerAddress, "POSTs per second per client address to the issuer's token, sign-in and registration endpoints (bursts of four times that); 0 disables")
 	fs.Var((*stringList)(&cfg.AllowedOrigins), "allowed-origins", "comma-separated browser origins allowed to call /mcp (* for any)")
 	var iss issuerFlags
 	fs.Var(&iss.urls, "issuer", "trust this external issuer instead of the embedded one (repeatable, or comma-separated)")
@@ -122,6 +124,8 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
+	cfg.RateLimits.PrincipalBurst = int(2 * cfg.RateLimits.PerPrincipal)
+	cfg.RateLimits.AddressBurst = int(4 * cfg.RateLimits.PerAddress)
 	cfg.Issuers = issuers
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 	return Run(ctx, cfg)

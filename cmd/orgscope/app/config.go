@@ -13,6 +13,7 @@ import (
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authserver"
+	"github.com/orgscope/orgscope/mcpserver"
 )
 
 // Config is everything Run needs. The zero value of each field is
@@ -39,6 +40,9 @@ type Config struct {
 	TokenTTL time.Duration
 	// AllowedOrigins are extra browser origins allowed to call /mcp.
 	AllowedOrigins []string
+	// RateLimits bounds callers; nil means none (DefaultConfig sets
+	// mcpserver.DefaultRateLimits).
+	RateLimits *mcpserver.RateLimits
 	// PasswordCost is the bcrypt cost of passwords set by the server (demo
 	// users) and of its timing-equalising dummy hash; zero means
 	// authserver.DefaultPasswordCost. Tests lower it.
@@ -76,6 +80,10 @@ func DefaultConfig() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		Version:   version,
+		RateLimits: func() *mcpserver.RateLimits {
+			rl := mcpserver.DefaultRateLimits
+			return &rl
+		}(),
 	}
 }
 

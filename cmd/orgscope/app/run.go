@@ -59,6 +59,7 @@ func Run(ctx context.Context, cfg Config) error {
 		PublicURL:      publicURL,
 		Store:          st,
 		AllowedOrigins: cfg.AllowedOrigins,
+		RateLimits:     cfg.RateLimits,
 		Version:        cfg.Version,
 		Logger:         logger,
 	}

@@ -1,0 +1,127 @@
+package mcpserver
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/problem"
+)
+
+// RateLimits bounds how fast one caller may go. A zero rate disables that
+// limit.
+type RateLimits struct {
+	// PerPrincipal limits MCP calls per authenticated principal (per
+	// second), with PrincipalBurst calls allowed at once.
+	PerPrincipal   float64
+	PrincipalBurst int
+	// PerAddress limits POSTs to the issuer's endpoints (token, sign-in,
+	// consent, registration) per client address — the address the server
+	// sees, which behind a proxy is the proxy's, so set it with that in
+	// mind — with AddressBurst at once. Sign-in hashes passwords slowly on
+	// purpose; this keeps guessing (and burning CPU) slow too.
+	PerAddress   float64
+	AddressBurst int
+}
+
+// DefaultRateLimits are generous for agents and tight enough for guessing.
+var DefaultRateLimits = RateLimits{PerPrincipal: 50, PrincipalBurst: 100, PerAddress: 5, AddressBurst: 20}
+
+// limiters keeps one token bucket per key, forgetting idle ones.
+type limiters struct {
+	limit rate.Limit
+	burst int
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	*rate.Limiter
+	seen time.Time
+}
+
+func newLimiters(perSecond float64, burst int) *limiters {
+	if perSecond <= 0 {
+		return nil
+	}
+	return &limiters{limit: rate.Limit(perSecond), burst: max(burst, 1), buckets: map[string]*bucket{}}
+}
+
+// allow takes a token for key; when none is left it returns how long until
+// one is.
+func (l *limiters) allow(key string) (bool, time.Duration) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.seen) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{Limiter: rate.NewLimiter(l.limit, l.burst)}
+		l.buckets[key] = b
+	}
+	b.seen = now
+	r := b.ReserveN(now, 1)
+	if delay := r.DelayFrom(now); delay > 0 {
+		r.CancelAt(now)
+		return false, delay
+	}
+	return true, 0
+}
+
+// refuse answers 429 with Retry-After (whole seconds, rounded up).
+func refuse(w http.ResponseWriter, wait time.Duration, what string) {
+	secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", secs)
+	problem.Error(w, http.StatusTooManyRequests, what+"; retry after "+secs+" s")
+}
+
+// limitPrincipal runs behind authentication: it limits each principal.
+func (l *limiters) limitPrincipal(next http.Handler) http.Handler {
+	if l == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := auth.PrincipalFromContext(r.Context()); p != nil {
+			if ok, wait := l.allow(p.Key()); !ok {
+				refuse(w, wait, "too many calls for this access token")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitAddress limits POSTs per client address.
+func (l *limiters) limitAddress(next http.Handler) http.Handler {
+	if l == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				host = r.RemoteAddr
+			}
+			if ok, wait := l.allow(host); !ok {
+				refuse(w, wait, "too many requests from this address")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
