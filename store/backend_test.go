@@ -44,3 +44,28 @@ func TestLikePrefix(t *testing.T) {
 		t.Errorf("LikePrefix = %q", got)
 	}
 }
+
+func TestFlagTypeNormalize(t *testing.T) {
+	for _, tc := range []struct {
+		typ  store.FlagType
+		in   string
+		want string // "" means refused
+	}{
+		{store.FlagBoolean, ` true `, `true`},
+		{store.FlagBoolean, `"true"`, ``},
+		{store.FlagString, `"a b"`, `"a b"`},
+		{store.FlagString, `1`, ``},
+		{store.FlagInteger, `9007199254740991`, `9007199254740991`},
+		{store.FlagInteger, `-9007199254740991`, `-9007199254740991`},
+		{store.FlagInteger, `9007199254740992`, ``}, // would be rounded by float64 clients
+		{store.FlagInteger, `1.5`, ``},
+		{store.FlagJSON, `{ "a" : [1, 2] }`, `{"a":[1,2]}`},
+		{store.FlagJSON, `{`, ``},
+		{"color", `"red"`, ``},
+	} {
+		got, err := tc.typ.Normalize([]byte(tc.in))
+		if tc.want == "" && err == nil || tc.want != "" && (err != nil || string(got) != tc.want) {
+			t.Errorf("%s.Normalize(%s) = %s, %v; want %q", tc.typ, tc.in, got, err, tc.want)
+		}
+	}
+}

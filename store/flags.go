@@ -16,8 +16,13 @@ func (t FlagType) Valid() bool {
 	return false
 }
 
+// MaxFlagInteger bounds integer flags: JSON clients (the go-sdk and the
+// TypeScript SDK among them) carry numbers as float64, which holds every
+// integer up to 2^53-1 exactly and rounds larger ones silently.
+const MaxFlagInteger = 1<<53 - 1
+
 // Normalize checks that v is a JSON value of type t and returns it in
-// compact form. Integers must be whole numbers that fit in 64 bits.
+// compact form. Integers must be whole numbers within ±MaxFlagInteger.
 func (t FlagType) Normalize(v json.RawMessage) (json.RawMessage, error) {
 	if !t.Valid() {
 		return nil, fmt.Errorf("unknown flag type %q (want boolean, string, integer or json)", t)
@@ -34,10 +39,13 @@ func (t FlagType) Normalize(v json.RawMessage) (json.RawMessage, error) {
 	case FlagString:
 		ok = compact[0] == '"'
 	case FlagInteger:
-		_, err := strconv.ParseInt(string(compact), 10, 64)
-		ok = err == nil
+		n, err := strconv.ParseInt(string(compact), 10, 64)
+		ok = err == nil && n >= -MaxFlagInteger && n <= MaxFlagInteger
 	case FlagJSON:
 		ok = true
+	}
+	if !ok && t == FlagInteger {
+		return nil, fmt.Errorf("value %s is not an integer between -%d and %d", compact, MaxFlagInteger, MaxFlagInteger)
 	}
 	if !ok {
 		return nil, fmt.Errorf("value %s is not a %s", compact, t)

@@ -15,7 +15,7 @@ type Spec struct {
 	GlobalOnly bool
 }
 
-// The tools, in the order tools/list shows them.
+// The tools. (tools/list shows them sorted by name.)
 var catalog = []Spec{
 	{Name: "whoami"},
 	{Name: "list_users", Scopes: []string{auth.ScopeReadUsers}},
