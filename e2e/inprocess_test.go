@@ -15,6 +15,7 @@ import (
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/tokentest"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/sqlite"
 )
 
@@ -30,8 +31,8 @@ const inprocURL = "http://127.0.0.1:8080"
 type inproc struct {
 	handler http.Handler
 	issuer  *tokentest.Issuer
-	store   *sqlite.Store
-	dbPath  string
+	store   store.Store
+	dbPath  string // the SQLite file, when the store is SQLite
 }
 
 // newInproc opens a store in a temporary directory (or at dbPath, when
@@ -48,6 +49,14 @@ func newInproc(tb testing.TB, dbPath string) *inproc {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	f := newInprocOn(tb, st)
+	f.dbPath = dbPath
+	return f
+}
+
+// newInprocOn assembles the server over st.
+func newInprocOn(tb testing.TB, st store.Store) *inproc {
+	tb.Helper()
 	iss := tokentest.NewIssuer(tb, inprocURL)
 	jwt, err := auth.NewJWTVerifier(auth.JWTOptions{
 		Issuer: inprocURL, Audience: mcpserver.Resource(inprocURL),
@@ -63,7 +72,7 @@ func newInproc(tb testing.TB, dbPath string) *inproc {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &inproc{handler: h, issuer: iss, store: st, dbPath: dbPath}
+	return &inproc{handler: h, issuer: iss, store: st}
 }
 
 // inprocMetadataURL is the resource_metadata every challenge must name.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
 	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/store/postgres"
+	"github.com/orgscope/orgscope/store/postgres/pgtest"
 	"github.com/orgscope/orgscope/tools"
 )
 
@@ -33,23 +35,40 @@ import (
 // change the size):
 //
 //	ORGSCOPE_SCALE=1 go test ./e2e/ -run '^$' -bench BenchmarkScale -benchtime 3s
+//
+// With ORGSCOPE_SCALE=postgres the same runs on PostgreSQL (a fresh schema
+// of the pgtest database; set ORGSCOPE_TEST_DATABASE_URL or CI=true).
 func BenchmarkScale(b *testing.B) {
 	if os.Getenv("ORGSCOPE_SCALE") == "" {
 		b.Skip("set ORGSCOPE_SCALE=1 to seed 10,000 orgs and 1,000,000 users (about a minute) and run this benchmark")
 	}
 	orgs, users := scaleEnv(b, "ORGSCOPE_SCALE_ORGS", 10_000), scaleEnv(b, "ORGSCOPE_SCALE_USERS", 1_000_000)
-	db := filepath.Join(b.TempDir(), "scale.db")
+	target := []string{"--db", filepath.Join(b.TempDir(), "scale.db")}
+	postgresDB := os.Getenv("ORGSCOPE_SCALE") == "postgres"
+	var schema string
+	if postgresDB {
+		schema = pgtest.Schema(b)
+		target = []string{"--database-url", pgtest.URL(b), "--database-schema", schema}
+	}
 	var out bytes.Buffer
 	start := time.Now()
-	if code := app.Main(b.Context(), []string{"seed", "--orgs", strconv.Itoa(orgs), "--users", strconv.Itoa(users), "--db", db},
+	if code := app.Main(b.Context(), append([]string{"seed", "--orgs", strconv.Itoa(orgs), "--users", strconv.Itoa(users)}, target...),
 		&out, &out); code != 0 {
 		b.Fatalf("seed exited %d:\n%s", code, out.String())
 	}
-	seeding := time.Since(start)
-	fi, _ := os.Stat(db)
-	b.Logf("orgscope seed --orgs %d --users %d: %v, %d MB", orgs, users, seeding.Round(time.Millisecond), fi.Size()>>20)
+	b.Logf("orgscope seed --orgs %d --users %d %s: %v", orgs, users, target[0], time.Since(start).Round(time.Millisecond))
 
-	f := newInproc(b, db)
+	var f *inproc
+	if postgresDB {
+		st, err := postgres.Open(b.Context(), pgtest.URL(b), &postgres.Options{Schema: schema})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		f = newInprocOn(b, st)
+	} else {
+		f = newInproc(b, target[1])
+	}
 	ctx := b.Context()
 	const big = "org_s00001"
 	// The big org's user IDs in order, and the cursor of the page 90% deep,
