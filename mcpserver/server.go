@@ -194,8 +194,8 @@ func New(opts Options) (*Server, error) {
 	root.Handle("/healthz", mux)
 	root.Handle("/readyz", mux)
 	root.Handle("/metrics", mux)
-	root.Handle("/", hostGuard(public, opts.AllowedHosts, notFoundAsProblem(mux)))
-	return &Server{handler: observe(logger, m, root), resource: resource}, nil
+	root.Handle("/", hostGuard(public, opts.AllowedHosts, mux))
+	return &Server{handler: observe(logger, m, plainErrorsAsProblems(root)), resource: resource}, nil
 }
 
 // notePrincipal records the authenticated principal for the access log.
@@ -205,18 +205,6 @@ func notePrincipal(next http.Handler) http.Handler {
 			info.principal = auth.PrincipalFromContext(r.Context())
 		}
 		next.ServeHTTP(w, r)
-	})
-}
-
-// notFoundAsProblem answers unknown paths and wrong methods with
-// problem+json instead of the mux's text.
-func notFoundAsProblem(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
-			problem.Error(w, http.StatusNotFound, "no such endpoint; the MCP endpoint is "+MCPPath)
-			return
-		}
-		mux.ServeHTTP(w, r)
 	})
 }
 

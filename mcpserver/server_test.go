@@ -240,3 +240,41 @@ func TestRateLimits(t *testing.T) {
 		t.Errorf("address limit: issuer reached %d times", issuerCalls)
 	}
 }
+
+// TestPlainErrorsBecomeProblems: what the mux and the go-sdk answer in
+// text/plain reaches clients as problem+json with the same status.
+func TestPlainErrorsBecomeProblems(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	token := f.token(t, "org_acme", "read:users")
+	do := func(method, path, contentType, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, publicURL+path, strings.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		f.handler.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, tc := range []struct {
+		name, method, path, contentType, body string
+		status                                int
+	}{
+		{"unknown path", "GET", "/nope", "", "", http.StatusNotFound},
+		{"wrong method on a GET route", "POST", "/healthz", "", "", http.StatusMethodNotAllowed},
+		{"GET on the stateless MCP endpoint", "GET", "/mcp", "", "", http.StatusMethodNotAllowed},
+		{"wrong content type", "POST", "/mcp", "text/plain", whoamiCall, http.StatusUnsupportedMediaType},
+	} {
+		rec := do(tc.method, tc.path, tc.contentType, tc.body)
+		var p map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != tc.status ||
+			rec.Header().Get("Content-Type") != "application/problem+json" || p["status"] != float64(tc.status) || p["detail"] == "" {
+			t.Errorf("%s: %d %q %s", tc.name, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+	}
+	// JSON-RPC errors are left alone.
+	rec := do("POST", "/mcp", "application/json", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"no_such_tool"}}`)
+	if !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") || !strings.Contains(rec.Body.String(), `"jsonrpc"`) {
+		t.Errorf("a JSON-RPC error was rewritten: %d %s", rec.Code, rec.Body)
+	}
+}
