@@ -330,3 +330,57 @@ func TestMetadataDocumentOnPrivateAddress(t *testing.T) {
 		t.Errorf("localhost: %q", p.errorText())
 	}
 }
+
+// TestRevocationAndIntrospection: RFC 7009 revocation of a refresh token
+// revokes its grant (and so the access tokens issued from it); RFC 7662
+// introspection answers for access and refresh tokens, to confidential
+// clients only.
+func TestRevocationAndIntrospection(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	client := publicClient(t, s, redirect)
+	f := newFlow(t, s, client)
+	_, tok := f.exchange(f.code(s.Users["ada@acme.example"]).Get("code"), nil)
+	access, refreshToken := tok["access_token"].(string), tok["refresh_token"].(string)
+	machine := s.Clients["org_beta"]
+	introspect := func(token string) map[string]any {
+		status, body := formPost(t, s.URL+"/oauth2/introspect", url.Values{"token": {token},
+			"client_id": {machine.ID}, "client_secret": {machine.Secret}})
+		if status != 200 {
+			t.Fatalf("introspect: %d %v", status, body)
+		}
+		return body
+	}
+
+	if got := introspect(access); got["active"] != true || got["org_code"] != "org_acme" || got["client_id"] != client ||
+		got["scope"] != "read:users write:users" {
+		t.Errorf("introspect access token: %v", got)
+	}
+	if got := introspect(refreshToken); got["active"] != true || got["token_type"] != "refresh_token" {
+		t.Errorf("introspect refresh token: %v", got)
+	}
+	if got := introspect("garbage"); got["active"] != false || len(got) != 1 {
+		t.Errorf("introspect garbage: %v", got)
+	}
+	// A public client cannot introspect.
+	if status, body := formPost(t, s.URL+"/oauth2/introspect", url.Values{"token": {access}, "client_id": {client}}); status == 200 {
+		t.Errorf("a public client introspected: %v", body)
+	}
+
+	// Another client's revocation of the token does nothing (RFC 7009 still answers 200).
+	if status, _ := formPost(t, s.URL+"/oauth2/revoke", url.Values{"token": {refreshToken},
+		"client_id": {machine.ID}, "client_secret": {machine.Secret}}); status != 200 || mcpStatus(t, s, access) != 200 {
+		t.Fatalf("revocation by another client: %d", status)
+	}
+	if status, _ := formPost(t, s.URL+"/oauth2/revoke", url.Values{"token": {refreshToken}, "client_id": {client}}); status != 200 {
+		t.Fatalf("revoke: %d", status)
+	}
+	if got := mcpStatus(t, s, access); got != 401 {
+		t.Errorf("access token after its grant was revoked: %d", got)
+	}
+	if status, body := refresh(t, s, client, refreshToken); status != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("revoked refresh token: %d %v", status, body)
+	}
+	if got := introspect(access); got["active"] != false {
+		t.Errorf("introspect a revoked access token: %v", got)
+	}
+}
