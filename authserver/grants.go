@@ -132,7 +132,7 @@ func (s *Server) refreshTokenGrant(r *http.Request) (*tokenResponse, *oauthError
 	next := randomToken(32)
 	rotated, err := s.opts.Store.RotateRefreshToken(ctx, hashToken(old), store.RefreshToken{
 		TokenHash: hashToken(next), GrantID: grant.ID, ExpiresAt: s.opts.Now().Add(s.opts.RefreshTokenTTL),
-	})
+	}, 0)
 	switch {
 	case errors.Is(err, store.ErrReplayed):
 		s.log.WarnContext(ctx, "refresh token reused; its grant is revoked", "client_id", client.ID, "grant_id", grant.ID)

@@ -19,7 +19,8 @@ func (s *Server) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	idle, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered, now.Add(-s.opts.RegisteredClientIdle))
+	idleCutoff := now.Add(-s.opts.RegisteredClientIdle)
+	idle, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered, idleCutoff, idleCutoff)
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,8 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 
 	// Open registration is bounded: idle registrations expire, and the
 	// total is capped.
-	if _, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered, s.opts.Now().Add(-s.opts.RegisteredClientIdle)); err != nil {
+	idleCutoff := s.opts.Now().Add(-s.opts.RegisteredClientIdle)
+	if _, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered, idleCutoff, idleCutoff); err != nil {
 		return nil, s.storeFailure(ctx, "expire idle clients", err)
 	}
 	n, err := s.opts.Store.CountClients(ctx, store.ClientRegistered)

@@ -31,7 +31,7 @@ type Store interface {
 	CreateClient(ctx context.Context, c store.Client) (store.Client, error)
 	TouchClient(ctx context.Context, id string, t time.Time) error
 	CountClients(ctx context.Context, kind store.ClientKind) (int, error)
-	DeleteIdleClients(ctx context.Context, kind store.ClientKind, cutoff time.Time) (int, error)
+	DeleteIdleClients(ctx context.Context, kind store.ClientKind, neverUsedBefore, idleBefore time.Time) (int, error)
 
 	EnsureSigningKey(ctx context.Context, candidate store.SigningKey) (store.SigningKey, error)
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)

@@ -673,7 +673,7 @@ func TestTenantIsolationProperty(t *testing.T) {
 		}
 		for k := range 2 {
 			if err := f.store.AppendAuditEvent(ctx, store.AuditEvent{OrgCode: code, Subject: "seed", ClientID: "seed",
-				Action: "seeded", Target: fmt.Sprintf("%s-%d", code, k), Outcome: "ok"}); err != nil {
+				Action: "seeded", Target: fmt.Sprintf("%s-%d", code, k), Decision: store.DecisionAllow, Outcome: store.OutcomeOK}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -1044,7 +1044,7 @@ func (f *inproc) checkAuditAuthors(t *testing.T, principals map[string]*isoPrinc
 	n := 0
 	for _, o := range append(orgs, store.Org{Code: ""}) {
 		for page := (store.Page{Limit: store.MaxPageSize}); ; {
-			events, next, err := f.store.ListAuditEvents(t.Context(), o.Code, page)
+			events, next, err := f.store.ListAuditEvents(t.Context(), o.Code, store.AuditFilter{}, page)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -83,10 +83,11 @@ func LikePrefix(prefix string) string {
 // Listings a cursor can belong to, so that a cursor of one listing (or of
 // another org) is refused by the others.
 const (
-	ListOrgs  = "orgs"
-	ListUsers = "users"
-	ListFlags = "flags"
-	ListAudit = "audit"
+	ListOrgs        = "orgs"
+	ListUsers       = "users"
+	ListFlags       = "flags"
+	ListAudit       = "audit"
+	ListAuditExport = "audit-export"
 )
 
 // cursorVersion changes if the cursor's content ever does; old cursors are

@@ -25,6 +25,9 @@ var (
 	// ErrUnavailable wraps a failure to reach the database (connection
 	// refused, pool closed, timeout). Callers answer 503 and retry later.
 	ErrUnavailable = errors.New("store: database unavailable")
+	// ErrLimitReached: a capped collection (CreateClientWithin) is full.
+	// Nothing was written.
+	ErrLimitReached = errors.New("store: limit reached")
 )
 
 // MaxPageSize is the largest page a listing returns; larger limits are
@@ -59,8 +62,36 @@ func (p Page) Size() int {
 // instance, the tools cannot reach the issuer's cross-org login lookup.
 //
 // Implementations are safe for concurrent use. Every write is atomic: on
-// error nothing has changed.
+// error nothing has changed. Every call runs under a deadline (the
+// backend's query timeout, or the caller's deadline if that is earlier),
+// and running out of it is ErrUnavailable.
 type Store interface {
+	Tx
+
+	// InTx runs fn in one transaction: everything fn does through tx commits
+	// together when fn returns nil, and nothing does when it returns an error
+	// or panics (the panic is re-raised after rollback). Calls of tx are only
+	// valid inside fn. Nested InTx is not supported, and neither is calling
+	// the Store itself from fn: tx is the way to the data while fn runs.
+	//
+	// Reads through tx see fn's own writes. Methods that are atomic on their
+	// own (RotateRefreshToken, RedeemAuthCode, EnsureSigningKey, the bulk
+	// creates, ...) run in fn's transaction, each still all-or-nothing. The
+	// whole transaction runs under one deadline, as a single call does; if
+	// a call of tx fails, fn should return an error (PostgreSQL refuses any
+	// further statement of a transaction in which one failed). If fn returns
+	// an error, InTx returns it unchanged.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+
+	// Ping reports whether the database answers; /readyz uses it.
+	Ping(ctx context.Context) error
+	// Close releases the database handles.
+	Close() error
+}
+
+// Tx is every read and write of a Store: what a Store does on its own, and
+// what fn does inside Store.InTx.
+type Tx interface {
 	OrgStore
 	UserStore
 	FlagStore
@@ -68,11 +99,7 @@ type Store interface {
 	KeyStore
 	GrantStore
 	AuditStore
-
-	// Ping reports whether the database answers; /readyz uses it.
-	Ping(ctx context.Context) error
-	// Close releases the database handles.
-	Close() error
+	DenylistStore
 }
 
 // OrgStore keeps organizations (tenants).
@@ -123,7 +150,6 @@ type UserStore interface {
 type FlagStore interface {
 	// CreateFlag stores a definition. ErrConflict if the key exists.
 	CreateFlag(ctx context.Context, def FlagDefinition) (FlagDefinition, error)
-	GetFlag(ctx context.Context, key string) (FlagDefinition, error)
 	// DeleteFlag removes a definition and every org's override of it.
 	DeleteFlag(ctx context.Context, key string) error
 	// ListEffectiveFlags pages through all definitions ordered by key, each
@@ -146,14 +172,21 @@ type ClientStore interface {
 	// CreateClient stores c. ErrConflict if the ID exists, ErrNotFound if
 	// c.OrgCode names an org that does not exist.
 	CreateClient(ctx context.Context, c Client) (Client, error)
+	// CreateClientWithin stores c like CreateClient if fewer than limit
+	// clients of c.Kind exist, and returns ErrLimitReached otherwise. The
+	// count and the insert are one atomic step: however many callers race,
+	// in one process or several, the cap holds exactly (among callers of
+	// CreateClientWithin; CreateClient does not check it).
+	CreateClientWithin(ctx context.Context, c Client, limit int) (Client, error)
 	GetClient(ctx context.Context, id string) (Client, error)
 	// TouchClient records that the client was used at t.
 	TouchClient(ctx context.Context, id string, t time.Time) error
 	// CountClients counts the clients of one kind.
 	CountClients(ctx context.Context, kind ClientKind) (int, error)
-	// DeleteIdleClients removes clients of kind whose last use (or creation,
-	// if never used) is before cutoff, and returns how many it removed.
-	DeleteIdleClients(ctx context.Context, kind ClientKind, cutoff time.Time) (int, error)
+	// DeleteIdleClients removes the clients of kind that were never used and
+	// were created before neverUsedBefore, and those last used before
+	// idleBefore, and returns how many it removed.
+	DeleteIdleClients(ctx context.Context, kind ClientKind, neverUsedBefore, idleBefore time.Time) (int, error)
 }
 
 // KeyStore keeps the embedded issuer's signing keys.
@@ -185,6 +218,8 @@ type GrantStore interface {
 	// RedeemAuthCode marks the code used and records grantID as the grant its
 	// tokens belong to. A code already used returns ErrReplayed after revoking
 	// the grant recorded at its first use; an unknown code ErrNotFound.
+	// (Inside InTx the revocation is part of fn's transaction: it is kept
+	// only if fn returns nil.)
 	RedeemAuthCode(ctx context.Context, codeHash, grantID string) (AuthCode, error)
 
 	// CreateGrant stores a grant (one user's consent to one client, from
@@ -193,32 +228,61 @@ type GrantStore interface {
 	GetGrant(ctx context.Context, id string) (Grant, error)
 	// RevokeGrant marks the grant revoked; it is idempotent.
 	RevokeGrant(ctx context.Context, id string) error
-	// RevokedGrantsSince lists the IDs of grants revoked at or after t.
-	RevokedGrantsSince(ctx context.Context, t time.Time) ([]string, error)
 
 	// CreateRefreshToken stores a refresh token of an existing grant.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RotateRefreshToken atomically retires oldHash and stores next in the
-	// same grant, returning the grant. A token that was already rotated
-	// returns ErrReplayed after revoking the whole grant; an unknown or
-	// expired token, or one whose grant is revoked, returns ErrNotFound.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken) (Grant, error)
+	// same grant, returning the grant. A token already rotated less than
+	// reuseWindow ago is rotated again: next becomes a second successor in
+	// the same grant and nothing is revoked (a client that lost the answer
+	// to its refresh may retry). A token rotated longer ago returns
+	// ErrReplayed after revoking the whole grant (inside InTx the revocation
+	// is kept only if fn returns nil). An unknown or expired token, or one
+	// whose grant is revoked, returns ErrNotFound.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, reuseWindow time.Duration) (Grant, error)
 	// LookupRefreshToken returns a refresh token and its grant (for
 	// revocation and introspection).
 	LookupRefreshToken(ctx context.Context, hash string) (RefreshToken, Grant, error)
 
 	// DeleteExpired removes what nothing can use any more: pending
-	// requests, codes and refresh tokens that expired before cutoff, grants
-	// revoked before cutoff, and grants created before cutoff that have no
-	// refresh token left. Callers pass a cutoff older than any access token
-	// alive (their grant is checked on every call). It returns how many
-	// rows it removed.
+	// requests, codes, refresh tokens and denylist entries that expired
+	// before cutoff, grants revoked before cutoff, and grants created before
+	// cutoff that have no refresh token left. Callers pass a cutoff older
+	// than any access token alive (their grant is checked on every call).
+	// It returns how many rows it removed.
 	DeleteExpired(ctx context.Context, cutoff time.Time) (int, error)
 }
 
-// AuditStore keeps an append-only record of what principals did.
+// AuditStore keeps an append-only record of what principals did and were
+// refused.
 type AuditStore interface {
+	// AppendAuditEvent stores e, giving it an ID (NewID) and a Time when
+	// they are empty. OrgCode may be empty (a platform-wide action) or name
+	// an org that does not exist (a refused request): the log records what
+	// was asked.
 	AppendAuditEvent(ctx context.Context, e AuditEvent) error
-	// ListAuditEvents pages through the org's events, newest first.
-	ListAuditEvents(ctx context.Context, orgCode string, page Page) (events []AuditEvent, nextCursor string, err error)
+	// ListAuditEvents pages through one org's events (orgCode "" lists the
+	// platform-wide ones), newest first, narrowed by filter.
+	ListAuditEvents(ctx context.Context, orgCode string, filter AuditFilter, page Page) (events []AuditEvent, nextCursor string, err error)
+	// ExportAuditEvents pages through the events at or after since, oldest
+	// first: one org's when orgCode is not nil, every org's (and the
+	// platform-wide ones) when it is.
+	ExportAuditEvents(ctx context.Context, orgCode *string, since time.Time, page Page) (events []AuditEvent, nextCursor string, err error)
+	// DeleteAuditEventsBefore removes the events older than cutoff
+	// (retention), in batches of bounded size so that no single statement
+	// holds the database for long, and returns how many it removed. The
+	// deadline applies to each batch; a call that fails part-way has
+	// removed the batches before the failure.
+	DeleteAuditEventsBefore(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// DenylistStore keeps the access tokens revoked before their expiry, so
+// that every replica refuses them until they expire anyway.
+type DenylistStore interface {
+	// RevokeToken adds t to the denylist, stamping RevokedAt with the
+	// current time. Revoking a token again changes nothing.
+	RevokeToken(ctx context.Context, t RevokedToken) error
+	// RevokedTokensSince lists the tokens revoked at or after since that
+	// have not expired yet, oldest revocation first.
+	RevokedTokensSince(ctx context.Context, since time.Time) ([]RevokedToken, error)
 }

@@ -222,15 +222,65 @@ type RefreshToken struct {
 	RotatedAt time.Time // set when exchanged for its successor
 }
 
-// AuditEvent records one thing a principal did or was refused.
+// Audit decisions and outcomes.
+const (
+	DecisionAllow = "allow"
+	DecisionDeny  = "deny"
+	OutcomeOK     = "ok"
+	OutcomeError  = "error"
+)
+
+// AuditEvent records one decision about something a principal asked for,
+// and how it turned out. The JSON names are a contract: list_audit_events
+// and `orgscope audit export` print events in this form.
 type AuditEvent struct {
-	ID       string    `json:"event_id"`
-	OrgCode  string    `json:"org_code,omitempty"`
-	Time     time.Time `json:"time"`
-	Subject  string    `json:"subject"`
-	ClientID string    `json:"client_id"`
-	Action   string    `json:"action"`
-	Target   string    `json:"target,omitempty"`
-	Outcome  string    `json:"outcome"`
-	Detail   string    `json:"detail,omitempty"`
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"` // microsecond precision, UTC as stored
+	// OrgCode is "" for platform-wide actions.
+	OrgCode  string `json:"org_code"`
+	ClientID string `json:"client_id"`
+	Subject  string `json:"subject"`
+	// ActorChain lists the clients acting for Subject, outermost first; it
+	// is an empty array in JSON, never null.
+	ActorChain []string `json:"actor_chain"`
+	GrantID    string   `json:"grant_id,omitempty"`
+	// Action is tools/call:<tool>, cli:<command>, or an OAuth operation.
+	Action string `json:"action"`
+	Target string `json:"target,omitempty"`
+	// ParamsSHA256 is the hex SHA-256 of the canonical JSON of the
+	// arguments, never the arguments.
+	ParamsSHA256 string   `json:"params_sha256,omitempty"`
+	Decision     string   `json:"decision"` // allow | deny
+	Reason       string   `json:"reason,omitempty"`
+	Outcome      string   `json:"outcome"` // ok | error
+	RequestID    string   `json:"request_id,omitempty"`
+	TraceID      string   `json:"trace_id,omitempty"`
+	Purpose      string   `json:"purpose,omitempty"`
+	Policies     []string `json:"policies,omitempty"`
+}
+
+// MarshalJSON writes e with actor_chain as an array even when it is nil.
+func (e AuditEvent) MarshalJSON() ([]byte, error) {
+	type plain AuditEvent // without the method, so that Marshal does not recurse
+	p := plain(e)
+	if p.ActorChain == nil {
+		p.ActorChain = []string{}
+	}
+	return json.Marshal(p)
+}
+
+// AuditFilter narrows ListAuditEvents. Zero fields do not filter.
+type AuditFilter struct {
+	// Since is inclusive, Until exclusive.
+	Since, Until time.Time
+	// Exact matches.
+	ClientID, Subject, Action, Decision string
+}
+
+// RevokedToken is an access token on the denylist, by its jti.
+type RevokedToken struct {
+	TokenID   string
+	ClientID  string
+	ExpiresAt time.Time // zero: never expires
+	RevokedAt time.Time // stamped by the store
 }

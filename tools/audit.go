@@ -37,7 +37,7 @@ func (t *toolset) registerAudit(s *mcp.Server) {
 		if in.Limit < 0 || in.Limit > store.MaxPageSize {
 			return ListAuditOutput{}, fmt.Errorf("limit must be between 1 and %d", store.MaxPageSize)
 		}
-		events, next, err := t.store.ListAuditEvents(ctx, c.org, store.Page{Cursor: in.Cursor, Limit: in.Limit})
+		events, next, err := t.store.ListAuditEvents(ctx, c.org, store.AuditFilter{}, store.Page{Cursor: in.Cursor, Limit: in.Limit})
 		if err != nil {
 			return ListAuditOutput{}, t.storeError(ctx, err, errOrgNotFound(c.org))
 		}

@@ -232,7 +232,7 @@ func (e *env) dump() string {
 		for _, f := range flags {
 			fmt.Fprintf(&b, "  flag %s %s %s default=%s override=%v\n", f.Definition.Key, f.Definition.Type, f.Value(), f.Definition.DefaultValue, f.Override != nil)
 		}
-		events, _, err := e.st.ListAuditEvents(ctx, o.Code, store.Page{Limit: store.MaxPageSize})
+		events, _, err := e.st.ListAuditEvents(ctx, o.Code, store.AuditFilter{}, store.Page{Limit: store.MaxPageSize})
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -240,7 +240,7 @@ func (e *env) dump() string {
 			fmt.Fprintf(&b, "  event %+v\n", ev)
 		}
 	}
-	events, _, err := e.st.ListAuditEvents(ctx, "", store.Page{Limit: store.MaxPageSize})
+	events, _, err := e.st.ListAuditEvents(ctx, "", store.AuditFilter{}, store.Page{Limit: store.MaxPageSize})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func (e *env) unchanged(before, what string) {
 // events returns the org's audit events, newest first, from the store.
 func (e *env) events(org string) []store.AuditEvent {
 	e.t.Helper()
-	evs, _, err := e.st.ListAuditEvents(e.t.Context(), org, store.Page{Limit: store.MaxPageSize})
+	evs, _, err := e.st.ListAuditEvents(e.t.Context(), org, store.AuditFilter{}, store.Page{Limit: store.MaxPageSize})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type Store interface {
 	DeleteFlagOverride(ctx context.Context, orgCode, key string) (bool, error)
 
 	AppendAuditEvent(ctx context.Context, e store.AuditEvent) error
-	ListAuditEvents(ctx context.Context, orgCode string, page store.Page) ([]store.AuditEvent, string, error)
+	ListAuditEvents(ctx context.Context, orgCode string, filter store.AuditFilter, page store.Page) ([]store.AuditEvent, string, error)
 }
 
 // Options configures Register.
@@ -179,7 +179,8 @@ func (t *toolset) audit(ctx context.Context, c caller, org, action, target strin
 		ClientID: c.ClientID,
 		Action:   action,
 		Target:   target,
-		Outcome:  "ok",
+		Decision: store.DecisionAllow,
+		Outcome:  store.OutcomeOK,
 	})
 	if err != nil {
 		t.log.ErrorContext(ctx, "audit event not recorded", "action", action, "target", target, "err", err)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 
@@ -13,29 +12,7 @@ import (
 	"github.com/orgscope/orgscope/store"
 )
 
-// fail wraps err with the operation's name and, where the cause means one,
-// the store error callers branch on (see classify). Errors that already
-// carry a store error keep it.
-//
-// An error showing that a connection broke (see broken) also resets the
-// pool: what broke one connection (a restart, a failover, a network cut)
-// has most likely broken the idle ones too, and without the reset each
-// would fail one more call before the pool dropped it. After the reset the
-// next call opens a fresh connection.
-func (s *Store) fail(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if broken(err) && !s.closed.Load() {
-		s.pool.Reset()
-	}
-	if kind := s.classify(err); kind != nil && !errors.Is(err, kind) {
-		return fmt.Errorf("postgres: %s: %w: %w", op, kind, err)
-	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
-}
-
-// classify returns the store error that err means, or nil:
+// Classify returns the store error that err means, or nil:
 //
 //   - a unique or primary-key violation (SQLSTATE 23505) is
 //     store.ErrConflict;
@@ -47,13 +24,20 @@ func (s *Store) fail(op string, err error) error {
 //
 // Anything else (a bug, a constraint the schema should never see broken)
 // stays unclassified, and callers answer it as an internal error.
-func (s *Store) classify(err error) error {
-	for _, known := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalidCursor, store.ErrReplayed, store.ErrUnavailable} {
-		if errors.Is(err, known) {
-			return known
-		}
+//
+// An error showing that a connection broke (see broken) also resets the
+// pool: what broke one connection (a restart, a failover, a network cut)
+// has most likely broken the idle ones too, and without the reset each
+// would fail one more call before the pool dropped it. After the reset the
+// next call opens a fresh connection.
+func (d dialect) Classify(err error) error {
+	if d.closed.Load() {
+		return store.ErrUnavailable
 	}
-	if s.closed.Load() || unavailable(err) {
+	if broken(err) && d.pool != nil {
+		d.pool.Reset()
+	}
+	if unavailable(err) {
 		return store.ErrUnavailable
 	}
 	if errors.Is(err, pgx.ErrNoRows) {

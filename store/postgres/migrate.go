@@ -5,14 +5,12 @@ import (
 	"embed"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orgscope/orgscope/store/internal/sqlstore"
 )
 
 // migrationFiles holds the schema, one numbered file per step:
@@ -21,37 +19,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one step of the schema.
-type migration struct {
-	version int
-	name    string // the file name, for the record and for errors
-	sql     string
-}
-
-// migrations returns the embedded steps in version order. fs.ReadDir sorts
-// by name, and the zero-padded numbers make that the version order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var steps []migration
-	for _, e := range entries {
-		prefix, _, ok := strings.Cut(e.Name(), "_")
-		version, err := strconv.Atoi(prefix)
-		if !ok || err != nil || version <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
-		}
-		if n := len(steps); n > 0 && steps[n-1].version == version {
-			return nil, fmt.Errorf("migration %s: version %d used twice", e.Name(), version)
-		}
-		body, err := fs.ReadFile(migrationFiles, path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		steps = append(steps, migration{version: version, name: e.Name(), sql: string(body)})
-	}
-	return steps, nil
+// migrations returns the embedded steps in version order.
+func migrations() ([]sqlstore.Migration, error) {
+	return sqlstore.Migrations(migrationFiles, "migrations")
 }
 
 // migrate brings the database up to the newest embedded version. Each step
@@ -77,7 +47,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, now time.Ti
 	}
 	for _, m := range steps {
 		if err := locked(ctx, pool, lock, func(tx pgx.Tx) error { return apply(ctx, tx, m, now) }); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
@@ -140,16 +110,16 @@ func prepare(ctx context.Context, tx pgx.Tx, schema string) error {
 // apply runs one step unless it is recorded already. A step's file may
 // hold several statements: without arguments, pgx sends it with the simple
 // protocol, which runs them all.
-func apply(ctx context.Context, tx pgx.Tx, m migration, now time.Time) error {
+func apply(ctx context.Context, tx pgx.Tx, m sqlstore.Migration, now time.Time) error {
 	var done bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done)
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done)
 	if err != nil || done {
 		return err
 	}
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
 		return err
 	}
 	const record = `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`
-	_, err = tx.Exec(ctx, record, m.version, m.name, now)
+	_, err = tx.Exec(ctx, record, m.Version, m.Name, now)
 	return err
 }

@@ -3,18 +3,24 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/store/internal/sqlstore"
 )
 
 // Defaults of [Options].
 const (
+	// DefaultQueryTimeout is the deadline of every store call.
+	DefaultQueryTimeout = sqlstore.DefaultQueryTimeout
 	// DefaultStatementTimeout is the server-side limit on one statement.
 	DefaultStatementTimeout = 5 * time.Second
 	// DefaultConnectTimeout bounds opening one connection (dial, TLS and
@@ -26,12 +32,24 @@ const (
 	DefaultApplicationName = "orgscope"
 )
 
+// keepAlive probes idle connections, so that one whose peer vanished (a
+// host gone, a link cut without a reset) is found dead in about 30 s
+// rather than at the next call.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3}
+
 // Options configures [Open]. A nil *Options means every default.
 type Options struct {
 	// Now returns the current time. The store stamps CreatedAt, UpdatedAt,
 	// UsedAt, RotatedAt and RevokedAt with it and compares expiry times
 	// against it. Nil means time.Now.
 	Now func() time.Time
+	// QueryTimeout bounds every call (a transaction of InTx as a whole;
+	// bulk creates get one more for every 50,000 rows), unless the
+	// caller's deadline is earlier, acquiring or opening a
+	// connection included; running out of it is store.ErrUnavailable, even
+	// on a connection whose packets are silently dropped. Zero means
+	// DefaultQueryTimeout.
+	QueryTimeout time.Duration
 	// StatementTimeout is set as the statement_timeout parameter of every
 	// connection, so the server cancels any one statement that runs longer
 	// (the store then returns store.ErrUnavailable). Zero means the URL's
@@ -50,11 +68,11 @@ type Options struct {
 	Schema string
 }
 
-// Store is a [store.Store] kept in a PostgreSQL database. Its methods keep
-// the promises documented on store.Store; the comments here say only how.
+// Store is a [store.Store] kept in a PostgreSQL database. The queries are
+// sqlstore's; this package adds the pool, the dialect and the schema.
 type Store struct {
+	*sqlstore.Store
 	pool   *pgxpool.Pool
-	now    func() time.Time
 	closed atomic.Bool
 }
 
@@ -80,21 +98,47 @@ func Open(ctx context.Context, url string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, now: o.Now}
+	s := newStore(pool, o)
 	if err := pool.Ping(ctx); err != nil {
-		err = s.fail("open", fmt.Errorf("%w: %w", store.ErrUnavailable, err))
+		err = fmt.Errorf("postgres: open: %w: %w", store.ErrUnavailable, err)
 		pool.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, pool, o.Schema, s.nowUTC()); err != nil {
-		err = s.fail("open: migrate", err)
+	if err := migrate(ctx, pool, o.Schema, o.Now().UTC().Truncate(time.Microsecond)); err != nil {
+		if kind := s.dialect().Classify(err); kind != nil {
+			err = fmt.Errorf("%w: %w", kind, err)
+		}
 		pool.Close()
-		return nil, err
+		return nil, fmt.Errorf("postgres: open: migrate: %w", err)
 	}
 	return s, nil
 }
 
+// newStore builds the store on pool.
+func newStore(pool *pgxpool.Pool, o Options) *Store {
+	s := &Store{pool: pool}
+	s.Store = sqlstore.New(sqlstore.Config{
+		Dialect:      s.dialect(),
+		Reader:       conn{pool},
+		Writer:       conn{pool},
+		InTx:         s.inTx,
+		Now:          o.Now,
+		QueryTimeout: o.QueryTimeout,
+	})
+	return s
+}
+
+func (s *Store) dialect() dialect { return dialect{pool: s.pool, closed: &s.closed} }
+
 // poolConfig parses url and applies the options on top of it.
+//
+// Every connection is dialed with TCP keep-alive, and reacts to the end of
+// a call's context by setting a deadline on its socket at once: the read
+// or write in progress fails, pgx closes the connection, and the call
+// returns within its deadline even when the network silently drops every
+// packet. (pgx then sends the server a cancel request in the background,
+// bounded by its own deadline, so that a statement still running there
+// stops too.)
 func poolConfig(url string, o Options) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -121,6 +165,11 @@ func poolConfig(url string, o Options) (*pgxpool.Config, error) {
 	case conn.ConnectTimeout == 0:
 		conn.ConnectTimeout = DefaultConnectTimeout
 	}
+	dialer := &net.Dialer{Timeout: conn.ConnectTimeout, KeepAliveConfig: keepAlive}
+	conn.DialFunc = dialer.DialContext
+	conn.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
+	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = int32(o.MaxConns)
 	}
@@ -130,10 +179,12 @@ func poolConfig(url string, o Options) (*pgxpool.Config, error) {
 // Ping reports whether the database answers, acquiring a connection (and
 // opening one if the pool has none) to ask it.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return s.fail("ping", fmt.Errorf("%w: %w", store.ErrUnavailable, err))
-	}
-	return nil
+	return s.Run(ctx, "ping", func(ctx context.Context) error {
+		if err := s.pool.Ping(ctx); err != nil {
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+		return nil
+	})
 }
 
 // Close closes the pool, waiting for connections in use to be released.
@@ -144,34 +195,24 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// nowUTC is the store's clock in the form times are stored in.
-func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-// stamp returns t as it will be stored, or the current time when t is zero.
-func (s *Store) stamp(t time.Time) time.Time {
-	if t.IsZero() {
-		return s.nowUTC()
+// inTx runs fn in a READ COMMITTED transaction. Methods that read before
+// they write lock the rows they read (Dialect.RowLock), so that concurrent
+// writers, in this process or another, queue on the row rather than
+// overwrite each other.
+func (s *Store) inTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
 	}
-	return normTime(t)
-}
-
-// stampCreated sets the timestamps of a record about to be created: a zero
-// CreatedAt becomes the current time and a zero UpdatedAt becomes
-// CreatedAt, so that a new record reads as never updated.
-func (s *Store) stampCreated(created, updated *time.Time) {
-	*created = s.stamp(*created)
-	if updated.IsZero() {
-		*updated = *created
-	} else {
-		*updated = normTime(*updated)
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback(ctx)
+			panic(p)
+		}
+	}()
+	if err := fn(conn{tx}); err != nil {
+		tx.Rollback(ctx)
+		return err
 	}
-}
-
-// write runs fn in a READ COMMITTED transaction and commits if fn returns
-// nil; on any error nothing fn did is kept. Methods that read before they
-// write lock the rows they read (FOR UPDATE), so that concurrent writers,
-// in this process or another, queue on the row rather than overwrite each
-// other.
-func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	return s.fail(op, pgx.BeginFunc(ctx, s.pool, fn))
+	return tx.Commit(ctx)
 }

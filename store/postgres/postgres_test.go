@@ -257,7 +257,7 @@ func TestAcrossPools(t *testing.T) {
 			t.Fatal(err)
 		}
 		errs := race(racers, func(i int) error {
-			_, err := ss[i%2].RotateRefreshToken(t.Context(), "t1", store.RefreshToken{TokenHash: fmt.Sprintf("next%d", i), ExpiresAt: future})
+			_, err := ss[i%2].RotateRefreshToken(t.Context(), "t1", store.RefreshToken{TokenHash: fmt.Sprintf("next%d", i), ExpiresAt: future}, 0)
 			return err
 		})
 		if n := count(t, errs); n[nil] != 1 || n[store.ErrReplayed] == 0 || n[store.ErrConflict] != 0 {
@@ -451,8 +451,8 @@ func TestConnectionSettings(t *testing.T) {
 	var tables int
 	s := openIn(t, schema, nil)
 	err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1`, schema).Scan(&tables)
-	if err != nil || tables != 12 { // 11 and schema_migrations
-		t.Errorf("%d tables in %s (%v), want 12", tables, schema, err)
+	if err != nil || tables != 13 { // 12 and schema_migrations
+		t.Errorf("%d tables in %s (%v), want 13", tables, schema, err)
 	}
 }
 
@@ -477,10 +477,10 @@ func TestOptionsNow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.RotateRefreshToken(ctx, "dead", store.RefreshToken{TokenHash: "n1"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshToken(ctx, "dead", store.RefreshToken{TokenHash: "n1"}, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("rotate a token expiring now: %v, want ErrNotFound", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, "live", store.RefreshToken{TokenHash: "n2"}); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, "live", store.RefreshToken{TokenHash: "n2"}, 0); err != nil {
 		t.Errorf("rotate a token expiring in a second: %v", err)
 	}
 }
@@ -516,10 +516,16 @@ func TestQueryPlans(t *testing.T) {
 		for i := range 2000 {
 			users = append(users, store.User{ID: store.NewID(store.UserIDPrefix), OrgCode: org, Email: fmt.Sprintf("u%d@%s.io", i, org)})
 		}
-		for range 500 {
-			if err := s.AppendAuditEvent(ctx, store.AuditEvent{OrgCode: org, Action: "x"}); err != nil {
-				t.Fatal(err)
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			for i := range 2000 {
+				if err := tx.AppendAuditEvent(ctx, store.AuditEvent{OrgCode: org, ClientID: fmt.Sprintf("c%d", i%40), Action: "x"}); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 	if err := s.CreateUsers(ctx, users); err != nil {
@@ -535,8 +541,13 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"users", `SELECT * FROM users WHERE org_code = $1 AND id > $2 ORDER BY id LIMIT $3`,
 			[]any{"org_b", users[2100].ID, 21}, "Index Scan using users_pkey on users"},
-		{"audit", `SELECT * FROM audit_events WHERE org_code = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
-			[]any{"org_b", "evt_z", 21}, "Index Scan Backward using audit_events_pkey on audit_events"},
+		{"audit", `SELECT * FROM audit_events WHERE org_code = $1 AND (time, id) < ($2, $3) ORDER BY time DESC, id DESC LIMIT $4`,
+			[]any{"org_b", time.Now(), "evt_z", 21}, "Index Scan Backward using audit_events_pkey on audit_events"},
+		{"audit by client", `SELECT * FROM audit_events WHERE org_code = $1 AND (time, id) < ($2, $3) AND client_id = $4
+			ORDER BY time DESC, id DESC LIMIT $5`,
+			[]any{"org_b", time.Now(), "evt_z", "c7", 21}, "Index Scan Backward using audit_events_client on audit_events"},
+		{"audit export", `SELECT * FROM audit_events WHERE (time, id) > ($1, $2) AND time >= $3 ORDER BY time, id LIMIT $4`,
+			[]any{time.Now().Add(-time.Hour), "evt_", time.Now().Add(-time.Hour), 21}, "Index Scan using audit_events_time on audit_events"},
 		{"credentials", `SELECT * FROM users WHERE email_lower = $1`,
 			[]any{"u1@org_a.io"}, "users_email"},
 	} {

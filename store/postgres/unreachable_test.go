@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,7 +86,7 @@ func TestPingUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Store{pool: pool, now: time.Now}
+	s := newStore(pool, Options{})
 	defer s.Close()
 	if err := s.Ping(t.Context()); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Ping: %v, want ErrUnavailable", err)
@@ -131,7 +132,7 @@ func TestPoolConfig(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	pgErr := func(code string) error { return &pgconn.PgError{Code: code, Message: "m"} }
-	s := &Store{}
+	d := dialect{closed: new(atomic.Bool)}
 	for _, c := range []struct {
 		err  error
 		want error
@@ -153,9 +154,8 @@ func TestClassify(t *testing.T) {
 		{context.Canceled, nil},
 		{pgErr("23502"), nil}, // not_null_violation: a bug, not the caller's conflict
 		{pgErr("42601"), nil}, // syntax_error
-		{store.ErrReplayed, store.ErrReplayed},
 	} {
-		if got := s.classify(c.err); got != c.want {
+		if got := d.Classify(c.err); got != c.want {
 			t.Errorf("classify(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}

@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/orgscope/orgscope/store/internal/sqlstore"
 )
 
 // migrationFiles holds the schema, one numbered file per step:
@@ -18,37 +16,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one step of the schema.
-type migration struct {
-	version int
-	name    string // the file name, for the record and for errors
-	sql     string
-}
-
-// migrations returns the embedded steps in version order. fs.ReadDir sorts
-// by name, and the zero-padded numbers make that the version order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var steps []migration
-	for _, e := range entries {
-		prefix, _, ok := strings.Cut(e.Name(), "_")
-		version, err := strconv.Atoi(prefix)
-		if !ok || err != nil || version <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
-		}
-		if n := len(steps); n > 0 && steps[n-1].version == version {
-			return nil, fmt.Errorf("migration %s: version %d used twice", e.Name(), version)
-		}
-		body, err := fs.ReadFile(migrationFiles, path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		steps = append(steps, migration{version: version, name: e.Name(), sql: string(body)})
-	}
-	return steps, nil
+// migrations returns the embedded steps in version order.
+func migrations() ([]sqlstore.Migration, error) {
+	return sqlstore.Migrations(migrationFiles, "migrations")
 }
 
 // migrate brings the database up to the newest embedded version. Each step
@@ -76,24 +46,24 @@ func migrate(ctx context.Context, db *sql.DB, now time.Time) error {
 	}
 	for _, m := range steps {
 		if err := inTx(ctx, db, func(tx *sql.Tx) error { return apply(ctx, tx, m, now) }); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
 }
 
 // apply runs one step unless it is recorded already.
-func apply(ctx context.Context, tx *sql.Tx, m migration, now time.Time) error {
+func apply(ctx context.Context, tx *sql.Tx, m sqlstore.Migration, now time.Time) error {
 	var done int
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done)
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&done)
 	if err != nil || done > 0 {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
 	const record = `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`
-	_, err = tx.ExecContext(ctx, record, m.version, m.name, now.UnixMicro())
+	_, err = tx.ExecContext(ctx, record, m.Version, m.Name, now.UnixMicro())
 	return err
 }
 

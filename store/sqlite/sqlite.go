@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -14,11 +16,17 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/store/internal/sqlstore"
 )
 
-// DefaultBusyTimeout is how long a statement waits for a lock held by
-// another connection or process when Options.BusyTimeout is zero.
-const DefaultBusyTimeout = 5 * time.Second
+// Defaults of [Options].
+const (
+	// DefaultBusyTimeout is how long a statement waits for a lock held by
+	// another connection or process.
+	DefaultBusyTimeout = 5 * time.Second
+	// DefaultQueryTimeout is the deadline of every store call.
+	DefaultQueryTimeout = sqlstore.DefaultQueryTimeout
+)
 
 // Options configures [Open]. A nil *Options means every default.
 type Options struct {
@@ -29,30 +37,36 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock before failing
 	// with store.ErrUnavailable. Zero means DefaultBusyTimeout.
 	BusyTimeout time.Duration
+	// QueryTimeout bounds every call (a transaction of InTx as a whole;
+	// bulk creates get one more for every 50,000 rows), unless the
+	// caller's deadline is earlier; running out of it is
+	// store.ErrUnavailable. Zero means DefaultQueryTimeout.
+	QueryTimeout time.Duration
 	// MaxReadConns caps the pool of read-only connections. Zero means
 	// max(4, GOMAXPROCS).
 	MaxReadConns int
 }
 
-// Store is a [store.Store] kept in one SQLite file. Its methods keep the
-// promises documented on store.Store; the comments here say only how.
+// Store is a [store.Store] kept in one SQLite file. The queries are
+// sqlstore's; this package adds the connections, the dialect and the
+// schema.
 type Store struct {
+	*sqlstore.Store
 	// writer has exactly one connection: SQLite allows one writer at a
 	// time, and queueing writers in database/sql is cheaper than letting
 	// them spin on the file lock.
-	writer *sql.DB
+	writer *poolConn
 	// reader is a read-only pool; in WAL mode readers never block the
 	// writer and see the last committed state.
-	reader *sql.DB
-	now    func() time.Time
+	reader *poolConn
 	closed atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating it if needed) the database file at path and applies
-// any migration it lacks. path is a file name; ":memory:" is refused because
-// the two pools would each get a database of their own.
+// Open opens (creating it if needed, mode 0600) the database file at path
+// and applies any migration it lacks. path is a file name; ":memory:" is
+// refused because the two pools would each get a database of their own.
 func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -70,8 +84,10 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open: %q is not a plain file name", path)
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w: %w", path, store.ErrUnavailable, err)
+	}
 
-	s := &Store{now: o.Now}
 	busy := fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds())
 	writer, err := sql.Open("sqlite", dsn(path, url.Values{
 		"_pragma": {busy, "foreign_keys(1)", "synchronous(NORMAL)"},
@@ -81,10 +97,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	writer.SetMaxOpenConns(1)
-	s.writer = writer
 	err = enableWAL(ctx, writer, o.BusyTimeout)
 	if err == nil {
-		err = migrate(ctx, writer, s.nowUTC())
+		err = migrate(ctx, writer, o.Now().UTC().Truncate(time.Microsecond))
 	}
 	if err != nil {
 		writer.Close()
@@ -101,12 +116,37 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(o.MaxReadConns)
 	reader.SetMaxIdleConns(o.MaxReadConns)
-	s.reader = reader
+
+	s := &Store{writer: &poolConn{db: writer}, reader: &poolConn{db: reader}}
+	s.Store = sqlstore.New(sqlstore.Config{
+		Dialect:      dialect{closed: &s.closed},
+		Reader:       s.reader,
+		Writer:       s.writer,
+		InTx:         s.inTx,
+		Now:          o.Now,
+		QueryTimeout: o.QueryTimeout,
+	})
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// createPrivate creates the database file, unless it exists, readable and
+// writable by its owner only, whatever the umask: it holds the issuer's
+// signing key. SQLite gives the -wal and -shm files it creates beside it
+// the database file's mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o600)
+	return errors.Join(err, f.Close())
 }
 
 // enableWAL switches the file to WAL mode, which lasts: later connections
@@ -140,48 +180,40 @@ func dsn(path string, params url.Values) string {
 
 // Ping reports whether both pools answer a query.
 func (s *Store) Ping(ctx context.Context) error {
-	for _, db := range []*sql.DB{s.writer, s.reader} {
-		var one int
-		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-			return s.fail("ping", fmt.Errorf("%w: %w", store.ErrUnavailable, err))
+	return s.Run(ctx, "ping", func(ctx context.Context) error {
+		for _, db := range []*sql.DB{s.writer.db, s.reader.db} {
+			var one int
+			if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+				return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Close closes both pools. Calls after Close fail with store.ErrUnavailable.
 func (s *Store) Close() error {
 	s.closed.Store(true)
-	return errors.Join(s.writer.Close(), s.reader.Close())
+	return errors.Join(s.writer.db.Close(), s.reader.db.Close())
 }
 
-// nowUTC is the store's clock in the form times are stored in.
-func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-// stamp returns t as it will be stored, or the current time when t is zero.
-func (s *Store) stamp(t time.Time) time.Time {
-	if t.IsZero() {
-		return s.nowUTC()
+// inTx runs fn in a transaction of the writer connection. It begins
+// IMMEDIATE (see Open), so it holds the write lock from its first statement
+// and reads inside it see the latest state.
+func (s *Store) inTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
+	tx, err := s.writer.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	return normTime(t)
-}
-
-// stampCreated sets the timestamps of a record about to be created: a zero
-// CreatedAt becomes the current time and a zero UpdatedAt becomes
-// CreatedAt, so that a new record reads as never updated.
-func (s *Store) stampCreated(created, updated *time.Time) {
-	*created = s.stamp(*created)
-	if updated.IsZero() {
-		*updated = *created
-	} else {
-		*updated = normTime(*updated)
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(&txConn{tx: tx, writer: s.writer}); err != nil {
+		tx.Rollback()
+		return err
 	}
-}
-
-// write runs fn in a write transaction and commits if fn returns nil; on
-// any error nothing fn did is kept. The transaction begins IMMEDIATE (see
-// Open), so it holds the write lock from its first statement and reads
-// inside it see the latest state.
-func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	return s.fail(op, inTx(ctx, s.writer, fn))
+	return tx.Commit()
 }

@@ -1,12 +1,15 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +46,7 @@ func TestPragmas(t *testing.T) {
 		{"busy_timeout", "5000"},
 	} {
 		var got string
-		if err := s.writer.QueryRowContext(t.Context(), "PRAGMA "+c.pragma).Scan(&got); err != nil {
+		if err := s.writer.db.QueryRowContext(t.Context(), "PRAGMA "+c.pragma).Scan(&got); err != nil {
 			t.Fatalf("PRAGMA %s: %v", c.pragma, err)
 		}
 		if got != c.want {
@@ -51,10 +54,10 @@ func TestPragmas(t *testing.T) {
 		}
 	}
 	var mode string
-	if err := s.reader.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := s.reader.db.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("reader journal_mode = %q, %v; want wal", mode, err)
 	}
-	if _, err := s.reader.ExecContext(t.Context(), `INSERT INTO orgs (code, name, created_at, updated_at) VALUES ('x', 'x', 0, 0)`); err == nil {
+	if _, err := s.reader.db.ExecContext(t.Context(), `INSERT INTO orgs (code, name, created_at, updated_at) VALUES ('x', 'x', 0, 0)`); err == nil {
 		t.Error("the reader pool accepted a write")
 	}
 }
@@ -63,7 +66,7 @@ func TestPragmas(t *testing.T) {
 // applied_at" lines.
 func appliedMigrations(t *testing.T, s *Store) []string {
 	t.Helper()
-	rows, err := s.reader.QueryContext(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	rows, err := s.reader.db.QueryContext(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,36 +210,50 @@ func TestOptionsNow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.RotateRefreshToken(ctx, "dead", store.RefreshToken{TokenHash: "n1"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshToken(ctx, "dead", store.RefreshToken{TokenHash: "n1"}, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("rotate a token expiring now: %v, want ErrNotFound", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, "live", store.RefreshToken{TokenHash: "n2"}); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, "live", store.RefreshToken{TokenHash: "n2"}, 0); err != nil {
 		t.Errorf("rotate a token expiring in a second: %v", err)
 	}
 }
 
 // TestQueryPlans checks that keyset listings walk an index in order: no
 // sort, no scan of other orgs, so the cost is the page size at any depth.
+// The queries are those sqlstore builds, with their placeholders.
 func TestQueryPlans(t *testing.T) {
 	s := openTemp(t, nil)
+	const events = `SELECT * FROM audit_events WHERE `
 	for _, c := range []struct {
 		name, query string
 		args        []any
 		want        string
 	}{
-		{"users", `SELECT ` + userColumns + ` FROM users WHERE org_code = ? AND id > ? ORDER BY id LIMIT ?`,
+		{"users", `SELECT * FROM users WHERE org_code = ? AND id > ? ORDER BY id LIMIT ?`,
 			[]any{"org_a", "usr_", 21}, "SEARCH users USING PRIMARY KEY (org_code=? AND id>?)"},
-		{"audit", `SELECT ` + auditColumns + ` FROM audit_events WHERE org_code = ? AND id < ? ORDER BY id DESC LIMIT ?`,
-			[]any{"org_a", "evt_", 21}, "SEARCH audit_events USING PRIMARY KEY (org_code=? AND id<?)"},
-		{"orgs", `SELECT ` + orgColumns + ` FROM orgs WHERE code > ? ORDER BY code LIMIT ?`,
+		{"orgs", `SELECT * FROM orgs WHERE code > ? ORDER BY code LIMIT ?`,
 			[]any{"org_a", 21}, "SEARCH orgs USING INDEX sqlite_autoindex_orgs_1 (code>?)"},
-		{"credentials", `SELECT ` + userColumns + ` FROM users WHERE email_lower = ?`,
+		{"credentials", `SELECT * FROM users WHERE email_lower = ?`,
 			[]any{"a@b.c"}, "SEARCH users USING INDEX users_email (email_lower=?)"},
-		{"idle clients", `DELETE FROM clients WHERE kind = ? AND ` + idleSince + ` < ?`,
-			[]any{"registered", 0}, "SEARCH clients USING INDEX clients_idle"},
+		{"audit", events + `org_code = ? AND (time, id) < (?, ?) ORDER BY time DESC, id DESC LIMIT ?`,
+			[]any{"org_a", 1, "evt_", 21}, "SEARCH audit_events USING INDEX sqlite_autoindex_audit_events_1 (org_code=? AND (time,id)<(?,?))"},
+		{"audit by time", events + `org_code = ? AND time >= ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?`,
+			[]any{"org_a", 1, 2, 21}, "SEARCH audit_events USING INDEX sqlite_autoindex_audit_events_1 (org_code=? AND time>? AND time<?)"},
+		{"audit by client", events + `org_code = ? AND (time, id) < (?, ?) AND client_id = ? ORDER BY time DESC, id DESC LIMIT ?`,
+			[]any{"org_a", 1, "evt_", "c", 21}, "SEARCH audit_events USING INDEX audit_events_client (org_code=? AND client_id=? AND (time,id)<(?,?))"},
+		{"audit export", events + `(time, id) > (?, ?) AND time >= ? ORDER BY time, id LIMIT ?`,
+			[]any{1, "evt_", 0, 21}, "SEARCH audit_events USING INDEX audit_events_time ((time,id)>(?,?))"},
+		{"audit retention", `SELECT org_code, time, id FROM audit_events WHERE time < ? ORDER BY time LIMIT ?`,
+			[]any{1, 1000}, "SEARCH audit_events USING INDEX audit_events_time (time<?)"},
+		{"never used clients", `DELETE FROM clients WHERE kind = ? AND last_used_at IS NULL AND created_at < ?`,
+			[]any{"registered", 0}, "SEARCH clients USING COVERING INDEX clients_idle (kind=? AND last_used_at=? AND created_at<?)"},
+		{"idle clients", `DELETE FROM clients WHERE kind = ? AND last_used_at < ?`,
+			[]any{"registered", 0}, "SEARCH clients USING COVERING INDEX clients_idle (kind=? AND last_used_at<?)"},
+		{"denylist", `SELECT * FROM revoked_tokens WHERE (expires_at IS NULL OR expires_at > ?) AND revoked_at >= ? ORDER BY revoked_at, token_id`,
+			[]any{0, 0}, "SEARCH revoked_tokens USING INDEX revoked_tokens_revoked (revoked_at>?)"},
 	} {
 		plan := explain(t, s, c.query, c.args...)
-		if !strings.Contains(plan, c.want) || strings.Contains(plan, "TEMP B-TREE") {
+		if !strings.Contains(plan, c.want) || strings.Contains(plan, "TEMP B-TREE FOR ORDER BY") && c.name != "denylist" {
 			t.Errorf("%s: plan\n%s\nwant %q and no temporary sort", c.name, plan, c.want)
 		}
 	}
@@ -244,7 +261,7 @@ func TestQueryPlans(t *testing.T) {
 
 func explain(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
-	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	rows, err := s.reader.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatalf("EXPLAIN %s: %v", query, err)
 	}
@@ -259,4 +276,110 @@ func explain(t *testing.T, s *Store, query string, args ...any) string {
 		lines = append(lines, detail)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestFileMode checks that a new database file and the -wal and -shm files
+// SQLite creates beside it can be read by their owner only, even under a
+// umask that would allow more: the file holds the signing key.
+func TestFileMode(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "orgscope.db")
+	s := openAt(t, path, nil)
+	if _, err := s.CreateOrg(t.Context(), store.Org{Code: "org_a"}); err != nil { // so that the WAL has a frame
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(name)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(name), err)
+		}
+		if mode := info.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %v, want -rw-------", filepath.Base(name), mode)
+		}
+	}
+}
+
+// TestQueryTimeout holds the write lock from another connection, with a
+// busy timeout far longer than the query timeout: a write gives up at the
+// query timeout with store.ErrUnavailable, and succeeds once the lock is
+// gone.
+func TestQueryTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orgscope.db")
+	const timeout = 300 * time.Millisecond
+	s := openAt(t, path, &Options{QueryTimeout: timeout, BusyTimeout: time.Minute})
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	_, err = s.CreateOrg(t.Context(), store.Org{Code: "org_a"})
+	if elapsed := time.Since(start); !errors.Is(err, store.ErrUnavailable) || elapsed > timeout+5*time.Second {
+		t.Fatalf("CreateOrg while another process holds the write lock: %v after %v; want ErrUnavailable after about %v", err, elapsed, timeout)
+	}
+	start = time.Now()
+	err = s.InTx(t.Context(), func(tx store.Tx) error { _, err := tx.CreateOrg(t.Context(), store.Org{Code: "org_a"}); return err })
+	if elapsed := time.Since(start); !errors.Is(err, store.ErrUnavailable) || elapsed > timeout+5*time.Second {
+		t.Fatalf("InTx while another process holds the write lock: %v after %v; want ErrUnavailable", err, elapsed)
+	}
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateOrg(t.Context(), store.Org{Code: "org_a"}); err != nil {
+		t.Fatalf("CreateOrg once the lock is gone: %v", err)
+	}
+}
+
+// TestMigrateAuditEvents opens a database whose schema is at version 2,
+// with audit events in the old form, and checks what they become.
+func TestMigrateAuditEvents(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range steps[:2] {
+		if err := inTx(ctx, db, func(tx *sql.Tx) error { return apply(ctx, tx, m, time.Now()) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
+	for i, row := range []struct{ org, outcome, detail string }{{"org_a", "ok", ""}, {"", "error", "tool failed"}} {
+		_, err := db.ExecContext(ctx, `INSERT INTO audit_events (org_code, id, time, subject, client_id, action, target, outcome, detail)
+			VALUES (?, ?, ?, 'usr_1', 'c1', 'update_user', 'usr_2', ?, ?)`, row.org, fmt.Sprintf("evt_%d", i), at.UnixMicro(), row.outcome, row.detail)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := openAt(t, path, nil)
+	old := store.AuditEvent{ID: "evt_0", Time: at, OrgCode: "org_a", ClientID: "c1", Subject: "usr_1", Action: "update_user",
+		Target: "usr_2", Decision: store.DecisionAllow, Outcome: store.OutcomeOK}
+	failed := store.AuditEvent{ID: "evt_1", Time: at, ClientID: "c1", Subject: "usr_1", Action: "update_user",
+		Target: "usr_2", Decision: store.DecisionAllow, Reason: "tool failed", Outcome: store.OutcomeError}
+	for org, want := range map[string]store.AuditEvent{"org_a": old, "": failed} {
+		got, _, err := s.ListAuditEvents(ctx, org, store.AuditFilter{}, store.Page{})
+		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+			t.Errorf("events of %q after the migration = %+v, %v; want %+v", org, got, err, want)
+		}
+	}
 }

@@ -20,8 +20,8 @@ const (
 )
 
 // Benchmark runs the store benchmarks every backend shares — ListUsers
-// first page, a deep page by cursor, GetUser, CreateUser — as
-// sub-benchmarks of b, on one store from open, seeded once. afterSeed, if
+// first page, a deep page by cursor, GetUser, CreateUser, and CreateUser
+// with its audit event in one InTx — as sub-benchmarks of b, on one store from open, seeded once. afterSeed, if
 // not nil, runs after seeding (PostgreSQL analyzes the new rows there).
 // Run from a backend's tests in one line, like Run.
 func Benchmark(b *testing.B, open func(tb testing.TB) store.Store, afterSeed func(store.Store) error) {
@@ -64,12 +64,32 @@ func Benchmark(b *testing.B, open func(tb testing.TB) store.Store, afterSeed fun
 			i++
 		}
 	})
+	newUser := func() store.User {
+		u := store.User{ID: store.NewID(store.UserIDPrefix), OrgCode: "org_0001", Status: store.UserActive, Role: store.RoleMember}
+		u.Email = u.ID + "@example.com"
+		return u
+	}
 	b.Run("CreateUser", func(b *testing.B) {
 		for b.Loop() {
-			u := store.User{ID: store.NewID(store.UserIDPrefix), OrgCode: "org_0001", Status: store.UserActive, Role: store.RoleMember}
-			u.Email = u.ID + "@example.com"
-			if _, err := s.CreateUser(b.Context(), u); err != nil {
+			if _, err := s.CreateUser(b.Context(), newUser()); err != nil {
 				b.Fatalf("CreateUser: %v", err)
+			}
+		}
+	})
+	// What a change and its audit event cost when they commit together.
+	b.Run("CreateUserWithAuditInTx", func(b *testing.B) {
+		ctx := b.Context()
+		for b.Loop() {
+			err := s.InTx(ctx, func(tx store.Tx) error {
+				u, err := tx.CreateUser(ctx, newUser())
+				if err != nil {
+					return err
+				}
+				return tx.AppendAuditEvent(ctx, store.AuditEvent{OrgCode: u.OrgCode, ClientID: "bench", Subject: "bench",
+					Action: "tools/call:create_user", Target: u.ID, Decision: store.DecisionAllow, Outcome: store.OutcomeOK})
+			})
+			if err != nil {
+				b.Fatalf("InTx: %v", err)
 			}
 		}
 	})

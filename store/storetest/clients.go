@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,9 @@ var clientTests = []test{
 	{"ClientRefused", testClientRefused},
 	{"ClientTouch", testClientTouch},
 	{"ClientCountAndDeleteIdle", testClientCountAndDeleteIdle},
+	{"ClientDeleteIdleTwoCutoffs", testClientDeleteIdleTwoCutoffs},
+	{"ClientCreateWithin", testClientCreateWithin},
+	{"ClientCreateWithinConcurrent", testClientCreateWithinConcurrent},
 }
 
 func testClientCreateGet(t *testing.T, s store.Store) {
@@ -143,7 +149,7 @@ func testClientCountAndDeleteIdle(t *testing.T, s store.Store) {
 	equal(t, "registered clients", count(store.ClientRegistered), 5)
 	equal(t, "machine clients", count(store.ClientMachine), 1)
 
-	n, err := s.DeleteIdleClients(ctx, store.ClientRegistered, base.Add(-day))
+	n, err := s.DeleteIdleClients(ctx, store.ClientRegistered, base.Add(-day), base.Add(-day))
 	ok(t, err, "DeleteIdleClients")
 	equal(t, "deleted", n, 2)
 	for id, want := range map[string]error{
@@ -159,4 +165,95 @@ func testClientCountAndDeleteIdle(t *testing.T, s store.Store) {
 	}
 	equal(t, "registered clients after delete", count(store.ClientRegistered), 3)
 	equal(t, "machine clients after delete", count(store.ClientMachine), 1)
+}
+
+// testClientDeleteIdleTwoCutoffs: clients never used go by their creation
+// and one cutoff, clients used go by their last use and the other.
+func testClientDeleteIdleTwoCutoffs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	neverUsedBefore, idleBefore := base.Add(-day), base.Add(-30*day)
+	for _, c := range []store.Client{
+		{ID: "unused_old", Kind: store.ClientRegistered, CreatedAt: base.Add(-2 * day)},                                      // goes
+		{ID: "unused_new", Kind: store.ClientRegistered, CreatedAt: base.Add(-time.Hour)},                                    // stays
+		{ID: "used_long_ago", Kind: store.ClientRegistered, CreatedAt: base.Add(-90 * day), LastUsedAt: base.Add(-31 * day)}, // goes
+		{ID: "used_lately", Kind: store.ClientRegistered, CreatedAt: base.Add(-90 * day), LastUsedAt: base.Add(-2 * day)},    // stays
+		{ID: "used_at_cutoff", Kind: store.ClientRegistered, CreatedAt: base.Add(-90 * day), LastUsedAt: idleBefore},         // stays
+		{ID: "machine_unused", Kind: store.ClientMachine, CreatedAt: base.Add(-90 * day)},                                    // another kind
+	} {
+		_, err := s.CreateClient(ctx, c)
+		ok(t, err, "CreateClient "+c.ID)
+	}
+	n, err := s.DeleteIdleClients(ctx, store.ClientRegistered, neverUsedBefore, idleBefore)
+	ok(t, err, "DeleteIdleClients")
+	equal(t, "deleted", n, 2)
+	for id, gone := range map[string]bool{"unused_old": true, "used_long_ago": true,
+		"unused_new": false, "used_lately": false, "used_at_cutoff": false, "machine_unused": false} {
+		_, err := s.GetClient(ctx, id)
+		if gone {
+			wantErr(t, err, store.ErrNotFound, "GetClient "+id)
+		} else {
+			ok(t, err, "GetClient "+id)
+		}
+	}
+}
+
+func testClientCreateWithin(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.CreateClient(ctx, store.Client{ID: "machine", Kind: store.ClientMachine})
+	ok(t, err, "CreateClient")
+	for i := range 2 {
+		c, err := s.CreateClientWithin(ctx, store.Client{ID: fmt.Sprintf("dcr_%d", i), Name: "App", Kind: store.ClientRegistered,
+			RedirectURIs: []string{"http://127.0.0.1/cb"}}, 2)
+		ok(t, err, "CreateClientWithin")
+		got, err := s.GetClient(ctx, c.ID)
+		ok(t, err, "GetClient")
+		equal(t, "created within the limit", got, c)
+	}
+	_, err = s.CreateClientWithin(ctx, store.Client{ID: "dcr_2", Kind: store.ClientRegistered}, 2)
+	wantErr(t, err, store.ErrLimitReached, "CreateClientWithin at the limit")
+	_, err = s.GetClient(ctx, "dcr_2")
+	wantErr(t, err, store.ErrNotFound, "client refused at the limit")
+	// The limit counts one kind: the machine client does not use it up.
+	_, err = s.CreateClientWithin(ctx, store.Client{ID: "machine_2", Kind: store.ClientMachine}, 2)
+	ok(t, err, "CreateClientWithin of another kind")
+	_, err = s.CreateClientWithin(ctx, store.Client{ID: "dcr_0", Kind: store.ClientRegistered}, 10)
+	wantErr(t, err, store.ErrConflict, "CreateClientWithin of a taken ID")
+	n, err := s.CountClients(ctx, store.ClientRegistered)
+	ok(t, err, "CountClients")
+	equal(t, "registered clients", n, 2)
+}
+
+// testClientCreateWithinConcurrent: 64 callers at once, a limit of 20,
+// exactly 20 clients.
+func testClientCreateWithinConcurrent(t *testing.T, s store.Store) {
+	const callers, limit = 64, 20
+	errs := make([]error, callers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.CreateClientWithin(t.Context(), store.Client{ID: fmt.Sprintf("dcr_%02d", i), Kind: store.ClientRegistered}, limit)
+		})
+	}
+	close(start)
+	wg.Wait()
+	created, refused := 0, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case errors.Is(err, store.ErrLimitReached):
+			refused++
+		default:
+			t.Fatalf("caller %d: %v", i, err)
+		}
+	}
+	n, err := s.CountClients(t.Context(), store.ClientRegistered)
+	ok(t, err, "CountClients")
+	if created != limit || refused != callers-limit || n != limit {
+		t.Fatalf("%d created, %d refused, %d stored; want %d, %d, %d", created, refused, n, limit, callers-limit, limit)
+	}
 }

@@ -19,4 +19,9 @@
 //   - Delete, update and touch of a record that does not exist (or belongs to
 //     another org) return store.ErrNotFound.
 //   - AppendAuditEvent fills an empty ID (store.NewID) and a zero Time.
+//     Events are ordered by (Time, ID); their lists read back nil when
+//     empty, and their JSON still has "actor_chain": [].
+//   - Inside InTx, a method that is a transaction of its own (a rotation,
+//     a bulk create, ...) stays all-or-nothing when it fails, and the
+//     transaction can go on.
 package storetest

@@ -32,7 +32,14 @@ func effective(t *testing.T, s store.Store, org, key string) store.EffectiveFlag
 	return f
 }
 
+// definition reads a flag's definition, as an org sees it.
+func definition(t *testing.T, s store.Store, key string) store.FlagDefinition {
+	t.Helper()
+	return effective(t, s, "org_a", key).Definition
+}
+
 func testFlagCreateGet(t *testing.T, s store.Store) {
+	createOrg(t, s, "org_a")
 	want := store.FlagDefinition{
 		Key:          "new_dashboard",
 		Type:         store.FlagJSON,
@@ -44,26 +51,20 @@ func testFlagCreateGet(t *testing.T, s store.Store) {
 	got, err := s.CreateFlag(t.Context(), want)
 	ok(t, err, "CreateFlag")
 	equal(t, "CreateFlag result", got, want)
-	got, err = s.GetFlag(t.Context(), "new_dashboard")
-	ok(t, err, "GetFlag")
-	equal(t, "GetFlag", got, want)
+	equal(t, "stored definition", definition(t, s, "new_dashboard"), want)
 
 	_, err = s.CreateFlag(t.Context(), store.FlagDefinition{Key: "new_dashboard", Type: store.FlagBoolean, DefaultValue: json.RawMessage("true")})
 	wantErr(t, err, store.ErrConflict, "CreateFlag duplicate")
-	got, err = s.GetFlag(t.Context(), "new_dashboard")
-	ok(t, err, "GetFlag")
-	equal(t, "flag after refused duplicate", got, want)
+	equal(t, "flag after refused duplicate", definition(t, s, "new_dashboard"), want)
 
 	fresh := createFlag(t, s, "beta", store.FlagBoolean, "false")
 	if !isStamped(fresh.CreatedAt) || !fresh.UpdatedAt.Equal(fresh.CreatedAt) {
 		t.Fatalf("CreatedAt %v, UpdatedAt %v: want equal, set, UTC microseconds", fresh.CreatedAt, fresh.UpdatedAt)
 	}
-	got, err = s.GetFlag(t.Context(), "beta")
-	ok(t, err, "GetFlag")
-	equal(t, "GetFlag with default times", got, fresh)
+	equal(t, "stored definition with default times", definition(t, s, "beta"), fresh)
 
-	_, err = s.GetFlag(t.Context(), "nope")
-	wantErr(t, err, store.ErrNotFound, "GetFlag missing")
+	_, err = s.GetEffectiveFlag(t.Context(), "org_a", "nope")
+	wantErr(t, err, store.ErrNotFound, "GetEffectiveFlag missing")
 }
 
 func testFlagEffective(t *testing.T, s store.Store) {
@@ -119,8 +120,8 @@ func testFlagMissingOrgOrFlag(t *testing.T, s store.Store) {
 	wantErr(t, s.DeleteFlag(ctx, "nope"), store.ErrNotFound, "DeleteFlag missing")
 
 	equal(t, "flags after refused writes", allFlags(t, s, "org_a", 10), []store.EffectiveFlag{{Definition: def}})
-	_, err = s.GetFlag(ctx, "nope")
-	wantErr(t, err, store.ErrNotFound, "GetFlag after refused override")
+	_, err = s.GetEffectiveFlag(ctx, "org_a", "nope")
+	wantErr(t, err, store.ErrNotFound, "flag after refused override")
 }
 
 func testFlagDeleteOverride(t *testing.T, s store.Store) {
@@ -153,9 +154,7 @@ func testFlagDelete(t *testing.T, s store.Store) {
 	keptA := effective(t, s, "org_a", "kept")
 
 	ok(t, s.DeleteFlag(ctx, "doomed"), "DeleteFlag")
-	_, err := s.GetFlag(ctx, "doomed")
-	wantErr(t, err, store.ErrNotFound, "GetFlag after delete")
-	_, err = s.GetEffectiveFlag(ctx, "org_a", "doomed")
+	_, err := s.GetEffectiveFlag(ctx, "org_a", "doomed")
 	wantErr(t, err, store.ErrNotFound, "GetEffectiveFlag after delete")
 	equal(t, "flags of org_a after delete", allFlags(t, s, "org_a", 10), []store.EffectiveFlag{keptA})
 

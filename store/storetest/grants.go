@@ -17,6 +17,8 @@ var grantTests = []test{
 	{"RefreshRotateChain", testRefreshRotateChain},
 	{"RefreshRotateRefused", testRefreshRotateRefused},
 	{"RefreshRotateConcurrent", testRefreshRotateConcurrent},
+	{"RefreshRotateReuseWindow", testRefreshRotateReuseWindow},
+	{"DenylistRevokeToken", testDenylistRevokeToken},
 	{"DeleteExpired", testDeleteExpired},
 }
 
@@ -157,15 +159,7 @@ func testGrantRevoke(t *testing.T, s store.Store) {
 	ok(t, s.RevokeGrant(ctx, "grt_1"), "RevokeGrant again")
 	equal(t, "grant after a second revoke", getGrant(t, s, "grt_1"), revoked)
 	wantErr(t, s.RevokeGrant(ctx, "nope"), store.ErrNotFound, "RevokeGrant unknown")
-
-	since := func(at time.Time) []string {
-		ids, err := s.RevokedGrantsSince(ctx, at)
-		ok(t, err, "RevokedGrantsSince")
-		return ids
-	}
-	equal(t, "revoked since long ago", since(past), []string{"grt_1"})
-	equal(t, "revoked since the revocation", since(revoked.RevokedAt), []string{"grt_1"})
-	equal(t, "revoked since just after", len(since(revoked.RevokedAt.Add(time.Microsecond))), 0)
+	equal(t, "grant never revoked", getGrant(t, s, "grt_active").Revoked(), false)
 }
 
 func testRefreshRotateChain(t *testing.T, s store.Store) {
@@ -178,10 +172,10 @@ func testRefreshRotateChain(t *testing.T, s store.Store) {
 	equal(t, "looked-up grant", grant, g)
 
 	// next.GrantID is forced to the old token's grant.
-	got, err := s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t2", GrantID: "grt_forged", ExpiresAt: future})
+	got, err := s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t2", GrantID: "grt_forged", ExpiresAt: future}, 0)
 	ok(t, err, "RotateRefreshToken t1")
 	equal(t, "grant of the rotation", got, g)
-	got, err = s.RotateRefreshToken(ctx, "t2", store.RefreshToken{TokenHash: "t3", CreatedAt: past, ExpiresAt: future})
+	got, err = s.RotateRefreshToken(ctx, "t2", store.RefreshToken{TokenHash: "t3", CreatedAt: past, ExpiresAt: future}, 0)
 	ok(t, err, "RotateRefreshToken t2")
 	equal(t, "grant of the second rotation", got, g)
 
@@ -198,14 +192,14 @@ func testRefreshRotateChain(t *testing.T, s store.Store) {
 	equal(t, "current t3", lookupToken(t, s, "t3"), store.RefreshToken{TokenHash: "t3", GrantID: "grt_1", CreatedAt: past, ExpiresAt: future})
 
 	// Replaying t1 revokes the grant; then even the current token is dead.
-	_, err = s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t_replay", ExpiresAt: future})
+	_, err = s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t_replay", ExpiresAt: future}, 0)
 	wantErr(t, err, store.ErrReplayed, "RotateRefreshToken replay of t1")
 	if !getGrant(t, s, "grt_1").Revoked() {
 		t.Fatal("grant not revoked after a replay")
 	}
 	_, _, err = s.LookupRefreshToken(ctx, "t_replay")
 	wantErr(t, err, store.ErrNotFound, "LookupRefreshToken of the replay's next token")
-	_, err = s.RotateRefreshToken(ctx, "t3", store.RefreshToken{TokenHash: "t4", ExpiresAt: future})
+	_, err = s.RotateRefreshToken(ctx, "t3", store.RefreshToken{TokenHash: "t4", ExpiresAt: future}, 0)
 	wantErr(t, err, store.ErrNotFound, "RotateRefreshToken t3 of a revoked grant")
 	_, _, err = s.LookupRefreshToken(ctx, "t4")
 	wantErr(t, err, store.ErrNotFound, "LookupRefreshToken t4")
@@ -232,7 +226,7 @@ func testRefreshRotateRefused(t *testing.T, s store.Store) {
 		{"token of a revoked grant", "of_revoked", "n3", store.ErrNotFound, ofRevoked},
 		{"next hash taken", "live", "taken", store.ErrConflict, live},
 	} {
-		_, err := s.RotateRefreshToken(ctx, c.old, store.RefreshToken{TokenHash: c.next, ExpiresAt: future})
+		_, err := s.RotateRefreshToken(ctx, c.old, store.RefreshToken{TokenHash: c.next, ExpiresAt: future}, time.Minute)
 		wantErr(t, err, c.err, "RotateRefreshToken "+c.name)
 		if c.unchanged.TokenHash != "" {
 			equal(t, c.name+": old token", lookupToken(t, s, c.old), c.unchanged)
@@ -264,7 +258,7 @@ func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	for i := range racers {
 		wg.Go(func() {
-			_, errs[i] = s.RotateRefreshToken(t.Context(), "t1", store.RefreshToken{TokenHash: fmt.Sprintf("next%d", i), ExpiresAt: future})
+			_, errs[i] = s.RotateRefreshToken(t.Context(), "t1", store.RefreshToken{TokenHash: fmt.Sprintf("next%d", i), ExpiresAt: future}, 0)
 		})
 	}
 	wg.Wait()
@@ -321,10 +315,18 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	fresh := store.Grant{ID: "g-fresh", ClientID: "c", OrgCode: "org_a", UserID: "usr_1", Resource: "https://mcp.example/mcp",
 		CreatedAt: now.Add(time.Hour)} // newer than the cutoff: stays, tokens or not
 	ok(t, s.CreateGrant(ctx, fresh), "CreateGrant g-fresh")
+	for id, exp := range map[string]time.Time{"jti-old": old, "jti-live": live, "jti-forever": {}} {
+		ok(t, s.RevokeToken(ctx, store.RevokedToken{TokenID: id, ClientID: "c", ExpiresAt: exp}), "RevokeToken "+id)
+	}
 
 	n, err := s.DeleteExpired(ctx, cutoff)
 	ok(t, err, "DeleteExpired")
-	equal(t, "rows removed (request, code, expired token, two grants)", n, 5)
+	equal(t, "rows removed (request, code, expired token, two grants, denylist entry)", n, 6)
+	// The denylist entry is gone even for a since before its expiry.
+	denied, err := s.RevokedTokensSince(ctx, time.Time{})
+	ok(t, err, "RevokedTokensSince")
+	equal(t, "denylist after DeleteExpired", sortedCopy(keys(denied, func(r store.RevokedToken) string { return r.TokenID })),
+		[]string{"jti-forever", "jti-live"})
 
 	_, err = s.GetAuthRequest(ctx, "req-old")
 	wantErr(t, err, store.ErrNotFound, "expired auth request")
@@ -350,4 +352,103 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	n, err = s.DeleteExpired(ctx, cutoff)
 	ok(t, err, "DeleteExpired again")
 	equal(t, "rows removed the second time", n, 0)
+}
+
+// testRefreshRotateReuseWindow: a token rotated less than the window ago
+// is rotated again, into a second successor of the same grant; later it
+// is a replay.
+func testRefreshRotateReuseWindow(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const window = time.Minute
+	g := createGrant(t, s, "grt_1")
+	createToken(t, s, "t1", "grt_1", future)
+	_, err := s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t2", ExpiresAt: future}, window)
+	ok(t, err, "RotateRefreshToken t1")
+	first := lookupToken(t, s, "t1").RotatedAt
+
+	got, err := s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t2_retry", ExpiresAt: future}, window)
+	ok(t, err, "RotateRefreshToken t1 again within the window")
+	equal(t, "grant of the retry", got, g)
+	equal(t, "grant after the retry", getGrant(t, s, "grt_1"), g)
+	for _, hash := range []string{"t2", "t2_retry"} {
+		if rt := lookupToken(t, s, hash); rt.GrantID != "grt_1" || !rt.RotatedAt.IsZero() {
+			t.Fatalf("successor %s = %+v, want a fresh token of grt_1", hash, rt)
+		}
+	}
+	equal(t, "t1 keeps its first rotation time", lookupToken(t, s, "t1").RotatedAt, first)
+	_, err = s.RotateRefreshToken(ctx, "t2_retry", store.RefreshToken{TokenHash: "t3", ExpiresAt: future}, window)
+	ok(t, err, "RotateRefreshToken of the retry's successor")
+
+	// Past the window (here: a window shorter than the time since), a
+	// replay revokes the grant; so does a window of zero.
+	time.Sleep(5 * time.Millisecond)
+	_, err = s.RotateRefreshToken(ctx, "t1", store.RefreshToken{TokenHash: "t2_late", ExpiresAt: future}, time.Millisecond)
+	wantErr(t, err, store.ErrReplayed, "RotateRefreshToken t1 past the window")
+	if !getGrant(t, s, "grt_1").Revoked() {
+		t.Fatal("grant not revoked by a replay past the window")
+	}
+	_, _, err = s.LookupRefreshToken(ctx, "t2_late")
+	wantErr(t, err, store.ErrNotFound, "successor of a replay")
+
+	createGrant(t, s, "grt_2")
+	createToken(t, s, "u1", "grt_2", future)
+	_, err = s.RotateRefreshToken(ctx, "u1", store.RefreshToken{TokenHash: "u2", ExpiresAt: future}, window)
+	ok(t, err, "RotateRefreshToken u1")
+	_, err = s.RotateRefreshToken(ctx, "u1", store.RefreshToken{TokenHash: "u2_zero", ExpiresAt: future}, 0)
+	wantErr(t, err, store.ErrReplayed, "RotateRefreshToken u1 again with no window")
+
+	// Within the window, a revoked grant or an expired token still refuses.
+	createGrant(t, s, "grt_3")
+	createToken(t, s, "v1", "grt_3", future)
+	_, err = s.RotateRefreshToken(ctx, "v1", store.RefreshToken{TokenHash: "v2", ExpiresAt: future}, window)
+	ok(t, err, "RotateRefreshToken v1")
+	ok(t, s.RevokeGrant(ctx, "grt_3"), "RevokeGrant")
+	_, err = s.RotateRefreshToken(ctx, "v1", store.RefreshToken{TokenHash: "v2_retry", ExpiresAt: future}, window)
+	wantErr(t, err, store.ErrNotFound, "retry in a revoked grant")
+	createGrant(t, s, "grt_4")
+	createToken(t, s, "w1", "grt_4", time.Now().Add(time.Second))
+	_, err = s.RotateRefreshToken(ctx, "w1", store.RefreshToken{TokenHash: "w2", ExpiresAt: future}, window)
+	ok(t, err, "RotateRefreshToken w1")
+	for time.Now().Before(lookupToken(t, s, "w1").ExpiresAt.Add(time.Millisecond)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err = s.RotateRefreshToken(ctx, "w1", store.RefreshToken{TokenHash: "w2_retry", ExpiresAt: future}, window)
+	wantErr(t, err, store.ErrNotFound, "retry of an expired token")
+	for _, hash := range []string{"v2_retry", "w2_retry"} {
+		_, _, err = s.LookupRefreshToken(ctx, hash)
+		wantErr(t, err, store.ErrNotFound, "successor of a refused retry "+hash)
+	}
+}
+
+func testDenylistRevokeToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	since := func(at time.Time) []store.RevokedToken {
+		t.Helper()
+		got, err := s.RevokedTokensSince(ctx, at)
+		ok(t, err, "RevokedTokensSince")
+		return got
+	}
+	equal(t, "denylist of a fresh store", len(since(time.Time{})), 0)
+
+	ok(t, s.RevokeToken(ctx, store.RevokedToken{TokenID: "jti-1", ClientID: "c1", ExpiresAt: future}), "RevokeToken jti-1")
+	ok(t, s.RevokeToken(ctx, store.RevokedToken{TokenID: "jti-expired", ClientID: "c1", ExpiresAt: past}), "RevokeToken jti-expired")
+	listed := since(time.Time{})
+	if len(listed) != 1 || !isStamped(listed[0].RevokedAt) {
+		t.Fatalf("denylist = %+v, want jti-1 with RevokedAt stamped", listed)
+	}
+	first := listed[0]
+	equal(t, "listed token", first, store.RevokedToken{TokenID: "jti-1", ClientID: "c1", ExpiresAt: future, RevokedAt: first.RevokedAt})
+
+	time.Sleep(2 * time.Millisecond) // so that a second RevokedAt would differ
+	ok(t, s.RevokeToken(ctx, store.RevokedToken{TokenID: "jti-1", ClientID: "other", ExpiresAt: future.Add(time.Hour)}), "RevokeToken jti-1 again")
+	equal(t, "denylist after revoking again", since(time.Time{}), []store.RevokedToken{first})
+	ok(t, s.RevokeToken(ctx, store.RevokedToken{TokenID: "jti-2", ClientID: "c2"}), "RevokeToken jti-2 (no expiry)")
+	listed = since(first.RevokedAt)
+	if len(listed) != 2 || !isStamped(listed[1].RevokedAt) {
+		t.Fatalf("denylist since the first revocation = %+v, want jti-1 then jti-2", listed)
+	}
+	equal(t, "denylist since the first revocation", listed,
+		[]store.RevokedToken{first, {TokenID: "jti-2", ClientID: "c2", RevokedAt: listed[1].RevokedAt}})
+	equal(t, "denylist since after the second revocation", len(since(listed[1].RevokedAt.Add(time.Microsecond))), 0)
+	equal(t, "denylist since the second revocation", since(listed[1].RevokedAt), listed[1:])
 }

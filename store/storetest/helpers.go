@@ -169,7 +169,7 @@ func allFlags(t *testing.T, s store.Store, org string, limit int) []store.Effect
 func allEvents(t *testing.T, s store.Store, org string, limit int) []store.AuditEvent {
 	t.Helper()
 	return traverse(t, limit, func(p store.Page) ([]store.AuditEvent, string, error) {
-		return s.ListAuditEvents(t.Context(), org, p)
+		return s.ListAuditEvents(t.Context(), org, store.AuditFilter{}, p)
 	})
 }
 

@@ -45,7 +45,8 @@ func seedTenants(t *testing.T, s store.Store) tenants {
 		ok(t, err, "SetFlagOverride")
 	}
 	for _, org := range []string{"org_a", "org_b", "org_a", "org_b"} {
-		e := store.AuditEvent{ID: store.NewID(store.EventIDPrefix), OrgCode: org, Subject: "u", ClientID: "c", Action: "list_users", Outcome: "ok"}
+		e := store.AuditEvent{ID: store.NewID(store.EventIDPrefix), OrgCode: org, Subject: "u", ClientID: "c", Action: "tools/call:list_users",
+			Decision: store.DecisionAllow, Outcome: store.OutcomeOK}
 		ok(t, s.AppendAuditEvent(ctx, e), "AppendAuditEvent")
 	}
 	return ts
@@ -130,9 +131,9 @@ func testIsolation(t *testing.T, s store.Store) {
 	ok(t, err, "ListEffectiveFlags(B)")
 	_, _, err = s.ListEffectiveFlags(ctx, "org_a", store.Page{Cursor: flagCursor})
 	wantErr(t, err, store.ErrInvalidCursor, "ListEffectiveFlags(A, B's cursor)")
-	_, eventCursor, err := s.ListAuditEvents(ctx, "org_b", store.Page{Limit: 1})
+	_, eventCursor, err := s.ListAuditEvents(ctx, "org_b", store.AuditFilter{}, store.Page{Limit: 1})
 	ok(t, err, "ListAuditEvents(B)")
-	_, _, err = s.ListAuditEvents(ctx, "org_a", store.Page{Cursor: eventCursor})
+	_, _, err = s.ListAuditEvents(ctx, "org_a", store.AuditFilter{}, store.Page{Cursor: eventCursor})
 	wantErr(t, err, store.ErrInvalidCursor, "ListAuditEvents(A, B's cursor)")
 
 	// Writes to A that name what B also has leave B alone.

@@ -34,6 +34,11 @@ type Config struct {
 	// (created if missing; empty means the URL's search_path).
 	DatabaseURL    string
 	DatabaseSchema string
+	// StoreTimeout bounds every database call: a call that takes longer
+	// (a lock held too long, a database that stopped answering) fails, and
+	// a request that needs it is answered 503. Zero means the backends'
+	// default (5 s).
+	StoreTimeout time.Duration
 	// Demo seeds demo tenants into an empty database.
 	Demo bool
 	// TokenTTL is the lifetime of access tokens the embedded issuer signs.
