@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -61,4 +63,37 @@ func CanonicalResource(s string) (string, bool) {
 		out += "?" + u.RawQuery
 	}
 	return out, true
+}
+
+// checkAudience says whether aud can be the audience a verifier expects.
+// An http(s) URI must be one CanonicalResource accepts (ResourceMatches
+// then normalises); any other absolute URI — Entra ID's api://APP_ID, a
+// urn: — is compared byte for byte; a plain string (a client id) only
+// when plain is set. None may hold spaces or control characters, and a
+// plain string may not look like a URL without its scheme.
+func checkAudience(aud string, plain bool) error {
+	if aud == "" {
+		return errors.New("the audience is empty")
+	}
+	if strings.IndexFunc(aud, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return fmt.Errorf("audience %q contains a space or control character", aud)
+	}
+	u, err := url.Parse(aud)
+	switch {
+	case err == nil && u.IsAbs():
+		scheme := strings.ToLower(u.Scheme)
+		if scheme == "http" || scheme == "https" {
+			if _, ok := CanonicalResource(aud); !ok {
+				return fmt.Errorf("audience %q is not an absolute http(s) URI with a host and no fragment", aud)
+			}
+		} else if u.Fragment != "" {
+			return fmt.Errorf("audience %q has a fragment", aud)
+		}
+		return nil
+	case !plain:
+		return fmt.Errorf("audience %q is not an absolute URI", aud)
+	case strings.Contains(aud, "/"):
+		return fmt.Errorf("audience %q looks like a URL without its scheme (https://…?)", aud)
+	}
+	return nil
 }

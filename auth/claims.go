@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -24,6 +25,10 @@ type ClaimMapping struct {
 	// RequireTenant refuses tokens without the tenant claim. When false such
 	// tokens become global principals.
 	RequireTenant bool
+	// ValidateTenant refuses a tenant claim that CheckOrgCode refuses, so
+	// that a token never names an organization that cannot exist. External
+	// issuers set it; the embedded issuer's codes come from its own store.
+	ValidateTenant bool
 }
 
 var defaultScopeClaims = []string{"scope", "scp", "permissions"}
@@ -63,6 +68,11 @@ func (m ClaimMapping) Principal(claims map[string]json.RawMessage) (*Principal, 
 		var org string
 		if json.Unmarshal(raw, &org) != nil {
 			return nil, invalid(reasonMalformed, errString("tenant claim "+m.tenantClaim()+" is not a string"))
+		}
+		if org != "" && m.ValidateTenant {
+			if err := CheckOrgCode(org); err != nil {
+				return nil, invalid(reasonOrgCode, fmt.Errorf("tenant claim %s: %w", m.tenantClaim(), err))
+			}
 		}
 		p.OrgCode = org
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/orgscope/orgscope/auth"
@@ -110,7 +111,11 @@ func TestClaimMappingPerIdP(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.payload), &claims); err != nil {
 				t.Fatal(err)
 			}
-			p, err := tt.mapping.Principal(claims)
+			// External issuers validate the tenant claim: every
+			// provider's real shape of code passes.
+			strict := tt.mapping
+			strict.ValidateTenant = true
+			p, err := strict.Principal(claims)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,6 +142,40 @@ func TestClaimMappingRefusals(t *testing.T) {
 		json.Unmarshal([]byte(tc.payload), &claims)
 		if p, err := tc.mapping.Principal(claims); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Errorf("%s: accepted %+v", name, p)
+		}
+	}
+}
+
+// TestClaimMappingValidateTenant: with ValidateTenant (external issuers) a
+// tenant claim that cannot be an organization code is refused with the
+// rule, never with the value; without it (the embedded issuer, whose codes
+// come from its own store) the claim is taken as it is.
+func TestClaimMappingValidateTenant(t *testing.T) {
+	for _, org := range []string{"org has space", "org_\u0000x", "org_caf\u00e9", "-org", strings.Repeat("a", 65), "../org_beta"} {
+		payload, _ := json.Marshal(map[string]string{"iss": "x", "sub": "s", "org_id": org})
+		var claims map[string]json.RawMessage
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatal(err)
+		}
+		p, err := auth.ClaimMapping{TenantClaim: "org_id", ValidateTenant: true}.Principal(claims)
+		var te *auth.TokenError
+		if !errors.As(err, &te) || !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("%q: accepted %+v (%v)", org, p, err)
+			continue
+		}
+		if !strings.Contains(te.Description, "organization") || !strings.Contains(te.Description, "1 to 64 characters") {
+			t.Errorf("%q: description %q does not state the rule", org, te.Description)
+		}
+		var raw string
+		json.Unmarshal(claims["org_id"], &raw)
+		if strings.Contains(te.Error(), raw) {
+			t.Errorf("%q: the error repeats the value: %v", org, te)
+		}
+		if !errors.Is(err, auth.ErrInvalidOrgCode) {
+			t.Errorf("%q: the cause %v does not wrap ErrInvalidOrgCode", org, err)
+		}
+		if p, err := (auth.ClaimMapping{TenantClaim: "org_id"}).Principal(claims); err != nil || p.OrgCode != raw {
+			t.Errorf("%q without ValidateTenant: %+v, %v", org, p, err)
 		}
 	}
 }

@@ -16,12 +16,15 @@
 //     it with [PrincipalFrom](req.Extra.TokenInfo).
 //
 // [JWTVerifier] checks JWT access tokens (RFC 9068) with go-oidc: an
-// allow-list of asymmetric algorithms, exact issuer, audience equal to the
-// canonical resource under [ResourceMatches], expiry with a small clock
-// skew, and typ "at+jwt". [ClaimMapping] maps the claim shapes of other
-// issuers onto the same Principal. [CachingVerifier] remembers verified
-// tokens until they expire so that a busy agent pays for signature checks
-// once.
+// allow-list of asymmetric algorithms, each key pinned to its own
+// ([KeyAllows]: a JWK's alg, else its key type), exact issuer, audience
+// equal to the canonical resource under [ResourceMatches], exp, nbf and
+// iat as JSON numbers within one small clock skew, claims the issuer
+// always sets, and typ "at+jwt". [ClaimMapping] maps the claim shapes of
+// other issuers onto the same Principal; their organization codes must
+// pass [CheckOrgCode], the one rule for organization codes.
+// [CachingVerifier] remembers verified tokens until they expire so that a
+// busy agent pays for signature checks once.
 //
 // The package knows nothing of tools, of the embedded issuer or of storage.
 package auth

@@ -18,7 +18,10 @@ import (
 type Issuer struct {
 	// URL is the issuer identifier; tokens' iss must equal it. Required.
 	URL string `json:"issuer"`
-	// Audience tokens must carry; empty means the canonical resource.
+	// Audience tokens must carry; empty means the canonical resource. Any
+	// absolute URI (Entra ID's api://APP_ID) or a plain string such as a
+	// client id; only http(s) URIs are normalised (ResourceMatches), the
+	// rest compared byte for byte.
 	Audience string `json:"audience,omitempty"`
 	// TenantClaim and ScopeClaims: see ClaimMapping.
 	TenantClaim string   `json:"tenant_claim,omitempty"`
@@ -184,7 +187,8 @@ func newIssuerVerifier(is Issuer, opts ExternalOptions) (*issuerVerifier, error)
 		return nil, fmt.Errorf("auth: issuer %q is not an absolute http(s) URL", is.URL)
 	}
 	iv := &issuerVerifier{cfg: is, opts: opts, audience: is.Audience,
-		mapping: ClaimMapping{TenantClaim: is.TenantClaim, ScopeClaims: is.ScopeClaims, RequireTenant: !is.AllowGlobal}}
+		mapping: ClaimMapping{TenantClaim: is.TenantClaim, ScopeClaims: is.ScopeClaims, RequireTenant: !is.AllowGlobal,
+			ValidateTenant: true}}
 	if iv.audience == "" {
 		iv.audience = opts.Resource
 	}
@@ -209,8 +213,8 @@ func newIssuerVerifier(is Issuer, opts ExternalOptions) (*issuerVerifier, error)
 		}
 	}
 	// Fail on a bad configuration now rather than at the first token.
-	if _, ok := CanonicalResource(iv.audience); !ok {
-		return nil, fmt.Errorf("auth: issuer %s: audience %q is not an absolute http(s) URI", is.URL, iv.audience)
+	if err := checkAudience(iv.audience, true); err != nil {
+		return nil, fmt.Errorf("auth: issuer %s: %w", is.URL, err)
 	}
 	if _, err := allowedAlgorithms(is.Algorithms); err != nil {
 		return nil, fmt.Errorf("auth: issuer %s: %w", is.URL, err)
@@ -258,7 +262,7 @@ func (iv *issuerVerifier) discover(ctx context.Context) error {
 	}
 	keys := NewRemoteKeySet(RemoteKeySetOptions{JWKSURL: jwksURL, Client: iv.opts.Client,
 		Refresh: iv.opts.KeyRefresh, Cooldown: iv.opts.RefetchCooldown, Now: iv.opts.Now})
-	jv, err := NewJWTVerifier(JWTOptions{Issuer: iv.cfg.URL, Audience: iv.audience, KeySet: keys,
+	jv, err := NewJWTVerifier(JWTOptions{Issuer: iv.cfg.URL, Audience: iv.audience, PlainAudience: true, KeySet: keys,
 		Algorithms: iv.cfg.Algorithms, AllowAnyType: !iv.cfg.RequireATJWT, Claims: iv.mapping, Now: iv.opts.Now,
 		ClockSkew: time.Duration(iv.cfg.ClockSkewSeconds) * time.Second})
 	if err != nil {

@@ -77,9 +77,10 @@ func NewRemoteKeySet(opts RemoteKeySetOptions) *RemoteKeySet {
 }
 
 // VerifySignature implements oidc.KeySet. The algorithm allow-list has
-// been applied by the verifier already.
+// been applied by the verifier already; here each key is pinned to its
+// JWK alg, or to its type when the JWKS gives none (KeyAllows).
 func (k *RemoteKeySet) VerifySignature(ctx context.Context, token string) ([]byte, error) {
-	jws, err := jose.ParseSigned(token, allowedJOSEAlgorithms)
+	jws, err := jose.ParseSignedCompact(token, allowedJOSEAlgorithms)
 	if err != nil {
 		return nil, fmt.Errorf("malformed jws: %v", err)
 	}
@@ -89,19 +90,18 @@ func (k *RemoteKeySet) VerifySignature(ctx context.Context, token string) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	if payload, ok := verifyWith(jws, keys, kid); ok {
-		return payload, nil
+	payload, err := verifyWithKeys(jws, keys, true)
+	if err == nil || errors.Is(err, errKeyAlgorithm) {
+		return payload, err
 	}
 	if kid != "" && !hasKid(keys, kid) {
 		// Perhaps a new key: fetch again, unless we did a moment ago.
 		if keys, err = k.refetch(ctx); err != nil {
 			return nil, err
 		}
-		if payload, ok := verifyWith(jws, keys, kid); ok {
-			return payload, nil
-		}
+		return verifyWithKeys(jws, keys, true)
 	}
-	return nil, errors.New("no key of the issuer verifies the signature")
+	return nil, err
 }
 
 // allowedJOSEAlgorithms is DefaultAlgorithms as go-jose values.
@@ -112,18 +112,6 @@ var allowedJOSEAlgorithms = func() []jose.SignatureAlgorithm {
 	}
 	return out
 }()
-
-func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid string) ([]byte, bool) {
-	for _, key := range keys {
-		if kid != "" && key.KeyID != kid {
-			continue
-		}
-		if payload, err := jws.Verify(key.Key); err == nil {
-			return payload, true
-		}
-	}
-	return nil, false
-}
 
 func hasKid(keys []jose.JSONWebKey, kid string) bool {
 	for _, key := range keys {

@@ -21,8 +21,9 @@ type MiddlewareOptions struct {
 	// ResourceMetadataURL is the Protected Resource Metadata URL named in
 	// every challenge (RFC 9728 §5.1). Required.
 	ResourceMetadataURL string
-	// Scopes returns the scopes the request's operation needs. Nil means
-	// none beyond a valid token.
+	// Scopes returns the scopes the request's operation needs, named in
+	// the challenge to a request without a token. Nil means none in
+	// particular (DefaultScopes are named).
 	Scopes func(r *http.Request) []string
 	// DefaultScopes are named in the challenge to a request without a token
 	// when its operation needs no particular scope: a minimal set a client
@@ -38,13 +39,14 @@ type MiddlewareOptions struct {
 // maxTokenLength bounds what is handed to a verifier.
 const maxTokenLength = 16 << 10
 
-// Middleware authenticates every request and owns every refusal: no token
+// Middleware authenticates every request and owns its refusals: no token
 // → 401 with resource_metadata and scope; a refused token → 401
-// error="invalid_token"; missing scopes → 403 error="insufficient_scope"
-// naming all the scopes the operation needs; verification unavailable → 503
-// with Retry-After. Each refusal carries an application/problem+json body.
-// On success the principal is in the request context (PrincipalFromContext)
-// and in the go-sdk's TokenInfo (PrincipalFrom(req.Extra.TokenInfo)).
+// error="invalid_token"; verification unavailable → 503 with Retry-After.
+// Each refusal carries an application/problem+json body. On success the
+// principal is in the request context (PrincipalFromContext) and in the
+// go-sdk's TokenInfo (PrincipalFrom(req.Extra.TokenInfo)). Whether the
+// principal may do what it asks is not decided here: the caller asks its
+// decision point and answers a shortfall with InsufficientScope.
 func Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 	if opts.Verifier == nil || opts.ResourceMetadataURL == "" {
 		panic("auth.Middleware: Verifier and ResourceMetadataURL are required")
@@ -114,16 +116,6 @@ func Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 				return
 			}
 
-			if needed := scopes(r); len(needed) > 0 {
-				if missing := Missing(p.Scopes, needed); len(missing) > 0 {
-					logger.InfoContext(ctx, "insufficient scope", "client_id", p.ClientID, "org_code", p.OrgCode,
-						"needed", needed, "missing", missing)
-					challenge(w, http.StatusForbidden, opts.ResourceMetadataURL, "insufficient_scope",
-						"This operation needs scope "+strings.Join(needed, " ")+"; the access token lacks "+
-							strings.Join(missing, " ")+".", needed)
-					return
-				}
-			}
 			inner.ServeHTTP(w, r.WithContext(WithPrincipal(ctx, p)))
 		})
 	}
@@ -187,6 +179,13 @@ func isB64Token(s string) bool {
 		}
 	}
 	return true
+}
+
+// InsufficientScope answers 403 with error="insufficient_scope" and a
+// scope parameter naming scopes (RFC 6750 §3.1): the client asks its user
+// for them and retries.
+func InsufficientScope(w http.ResponseWriter, metadataURL string, scopes []string, description string) {
+	challenge(w, http.StatusForbidden, metadataURL, "insufficient_scope", description, scopes)
 }
 
 // challenge writes a 4xx with an RFC 6750 WWW-Authenticate header and a

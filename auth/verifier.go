@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -29,31 +30,45 @@ var DefaultAlgorithms = []string{
 	oidc.EdDSA,
 }
 
-// DefaultClockSkew is how far past exp a token is still accepted when
-// JWTOptions.ClockSkew is zero.
+// DefaultClockSkew is how far past exp, and how far before nbf and iat, a
+// token is still accepted when JWTOptions.ClockSkew is zero.
 const DefaultClockSkew = 30 * time.Second
 
 // JWTOptions configures a JWTVerifier.
 type JWTOptions struct {
 	// Issuer is the exact iss the tokens must carry. Required.
 	Issuer string
-	// Audience is this server's canonical resource URI; aud must contain it
-	// under ResourceMatches. Required: there is no way to skip the check.
+	// Audience is what aud must contain. Required: there is no way to skip
+	// the check. It is an absolute URI: this server's canonical resource
+	// URI, or another http(s) URI, compared under ResourceMatches; or a URI
+	// of another scheme (Entra ID's api://APP_ID, a urn:), compared byte for
+	// byte. With PlainAudience it may also be a plain string.
 	Audience string
-	// KeySet verifies signatures: an oidc.StaticKeySet for the embedded
-	// issuer, a remote key set for an external one. Required.
+	// PlainAudience accepts an Audience that is not a URI — a client id,
+	// which some issuers put in aud (Entra ID v2 tokens carry the app's
+	// client id) — compared byte for byte. External issuers set it.
+	PlainAudience bool
+	// KeySet verifies signatures and chooses the key, which pins the
+	// algorithm: a StaticKeySet for the embedded issuer (its keys are
+	// RS256), a RemoteKeySet for an external one. Required.
 	KeySet oidc.KeySet
 	// Algorithms restricts the accepted JWS algorithms. Nil means
 	// DefaultAlgorithms. Symmetric algorithms and "none" are refused even if
 	// listed.
 	Algorithms []string
 	// ClockSkew tolerates clocks that disagree: tokens are accepted until
-	// exp+ClockSkew. Zero means DefaultClockSkew; negative means none.
+	// exp+ClockSkew, from nbf-ClockSkew, and with an iat no later than
+	// now+ClockSkew. Zero means DefaultClockSkew; negative means none.
 	ClockSkew time.Duration
 	// AllowAnyType accepts tokens whose JOSE typ is not "at+jwt" (some
 	// issuers send "JWT"). False, the default, enforces RFC 9068 §4, which
 	// also keeps ID tokens from being used as access tokens.
 	AllowAnyType bool
+	// RequireClaims names claims every token must carry as non-empty
+	// strings. The embedded issuer always sets jti, sub and client_id, so a
+	// token of it without one is not its token; nil requires none (Kinde's
+	// M2M tokens have no sub).
+	RequireClaims []string
 	// Claims maps the issuer's claim shapes; the zero value reads OrgScope's.
 	Claims ClaimMapping
 	// Now is the clock; nil means time.Now.
@@ -62,7 +77,9 @@ type JWTOptions struct {
 
 // JWTVerifier verifies JWT access tokens with go-oidc and adds what go-oidc
 // leaves out for access tokens: the typ check, the RFC 8707 audience rule,
-// clock skew on exp, and the mapping of claims to a Principal.
+// numeric dates that are JSON numbers, one clock skew for exp, nbf and iat
+// (go-oidc allows nbf five minutes early and ignores iat), required claims,
+// and the mapping of claims to a Principal.
 type JWTVerifier struct {
 	opts     JWTOptions
 	verifier *oidc.IDTokenVerifier
@@ -73,8 +90,13 @@ func NewJWTVerifier(opts JWTOptions) (*JWTVerifier, error) {
 	if opts.Issuer == "" || opts.Audience == "" || opts.KeySet == nil {
 		return nil, errors.New("auth: JWTOptions needs Issuer, Audience and KeySet")
 	}
-	if _, ok := CanonicalResource(opts.Audience); !ok {
-		return nil, fmt.Errorf("auth: audience %q is not an absolute http(s) URI", opts.Audience)
+	if err := checkAudience(opts.Audience, opts.PlainAudience); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	for _, c := range opts.RequireClaims {
+		if c == "" {
+			return nil, errors.New("auth: RequireClaims names an empty claim")
+		}
 	}
 	algs, err := allowedAlgorithms(opts.Algorithms)
 	if err != nil {
@@ -149,7 +171,41 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Principal, err
 	if err := idt.Claims(&claims); err != nil {
 		return nil, invalid(reasonMalformed, err)
 	}
+	if err := checkTimes(claims, v.opts.Now(), v.opts.ClockSkew); err != nil {
+		return nil, err
+	}
+	for _, c := range v.opts.RequireClaims {
+		if stringClaim(claims, c) == "" {
+			return nil, invalid(reasonMissingClaim+c, nil)
+		}
+	}
 	return v.opts.Claims.Principal(claims)
+}
+
+// checkTimes holds the numeric dates to RFC 7519 §2 — JSON numbers, not
+// strings that look like them — and applies the clock skew to nbf and iat
+// (go-oidc checked exp with it already, and nbf with its own five minutes).
+// A token issued in the future means a wrong clock or a forged iat; either
+// way it is refused.
+func checkTimes(claims map[string]json.RawMessage, now time.Time, skew time.Duration) error {
+	latest := float64(now.Add(skew).UnixNano()) / 1e9
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		raw, ok := claims[name]
+		if !ok {
+			continue
+		}
+		var secs float64 // a JSON string or null does not decode into it
+		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) || json.Unmarshal(raw, &secs) != nil {
+			return invalid(reasonNumericDate, fmt.Errorf("%s is %.20s", name, raw))
+		}
+		switch {
+		case name == "nbf" && secs > latest:
+			return invalid(reasonNotYetValid, fmt.Errorf("nbf %v is after now+skew %v", secs, latest))
+		case name == "iat" && secs > latest:
+			return invalid(reasonIssuedInFuture, fmt.Errorf("iat %v is after now+skew %v", secs, latest))
+		}
+	}
+	return nil
 }
 
 // isAccessTokenType accepts "at+jwt" and its media-type form, compared
@@ -194,6 +250,8 @@ func classify(err error) error {
 		return invalid(reasonIssuer, err)
 	case strings.Contains(msg, "nbf"):
 		return invalid(reasonNotYetValid, err)
+	case strings.Contains(msg, errKeyAlgorithm.Error()):
+		return invalid(reasonAlgorithm, err)
 	case strings.Contains(msg, "signature"):
 		return invalid(reasonSignature, err)
 	}

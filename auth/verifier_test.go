@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,171 @@ type downKeySet struct{}
 
 func (downKeySet) VerifySignature(context.Context, string) ([]byte, error) {
 	return nil, auth.ErrUnavailable
+}
+
+// TestJWTVerifierTimes: one clock skew (30 s by default) for exp, nbf and
+// iat, and numeric dates that are JSON numbers.
+func TestJWTVerifierTimes(t *testing.T) {
+	iss := tokentest.NewIssuer(t, testIssuer)
+	keys := []crypto.PublicKey{iss.PublicKey()}
+	now := time.Now()
+	v := newVerifier(t, keys, func(o *auth.JWTOptions) { o.Now = func() time.Time { return now } })
+	strict := newVerifier(t, keys, func(o *auth.JWTOptions) { o.Now = func() time.Time { return now }; o.ClockSkew = -1 })
+	with := func(kv ...any) string {
+		c := iss.Claims(testResource, "org_acme", "read:users")
+		for i := 0; i < len(kv); i += 2 {
+			c[kv[i].(string)] = kv[i+1]
+		}
+		return iss.Sign(t, c)
+	}
+	at := func(d time.Duration) int64 { return now.Add(d).Unix() }
+
+	accepted := []struct {
+		name  string
+		token string
+	}{
+		{"iat now", with("iat", at(0))},
+		{"iat within the skew", with("iat", at(20*time.Second))},
+		{"nbf within the skew", with("nbf", at(20*time.Second))},
+		{"nbf past", with("nbf", at(-time.Hour))},
+		{"fractional dates", with("iat", float64(at(0))+0.5, "nbf", float64(at(-time.Minute))+0.25)},
+		{"no iat, no nbf", func() string {
+			c := iss.Claims(testResource, "org_acme", "read:users")
+			delete(c, "iat")
+			return iss.Sign(t, c)
+		}()},
+	}
+	for _, tt := range accepted {
+		if _, err := v.Verify(t.Context(), tt.token); err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+
+	refused := []struct {
+		name, token, reason string
+	}{
+		{"iat an hour ahead", with("iat", at(time.Hour)), "issued in the future"},
+		{"iat just past the skew", with("iat", at(40*time.Second)), "issued in the future"},
+		// go-oidc allows nbf five minutes early; 270 s early passed before.
+		{"nbf 270 s ahead", with("nbf", at(270*time.Second)), "not valid yet"},
+		{"nbf just past the skew", with("nbf", at(40*time.Second)), "not valid yet"},
+		{"exp a string", with("exp", strconv.FormatInt(at(time.Hour), 10)), "JSON numbers"},
+		{"iat a string", with("iat", strconv.FormatInt(at(0), 10)), "JSON numbers"},
+		{"nbf a string", with("nbf", strconv.FormatInt(at(-time.Hour), 10)), "JSON numbers"},
+		{"exp null", with("exp", nil), ""},
+		{"iat null", with("iat", nil), ""},
+		{"nbf a boolean", with("nbf", true), ""},
+		{"iat an object", with("iat", map[string]any{"s": 1}), ""},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(t.Context(), tt.token)
+			wantRefused(t, err, tt.reason)
+		})
+	}
+
+	// With no skew, what the skew allowed is refused.
+	for _, token := range []string{with("iat", at(20*time.Second)), with("nbf", at(20*time.Second))} {
+		if _, err := strict.Verify(t.Context(), token); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("accepted ahead of time with no skew: %v", err)
+		}
+	}
+}
+
+// TestJWTVerifierRequireClaims: the embedded issuer's tokens always carry
+// jti, sub and client_id; one without is not its token. Without the
+// option (external issuers) the same tokens pass.
+func TestJWTVerifierRequireClaims(t *testing.T) {
+	iss := tokentest.NewIssuer(t, testIssuer)
+	keys := []crypto.PublicKey{iss.PublicKey()}
+	embedded := newVerifier(t, keys, func(o *auth.JWTOptions) { o.RequireClaims = []string{"jti", "sub", "client_id"} })
+	tolerant := newVerifier(t, keys, nil)
+
+	if _, err := embedded.Verify(t.Context(), iss.Sign(t, iss.Claims(testResource, "org_acme", "read:users"))); err != nil {
+		t.Fatalf("a complete token: %v", err)
+	}
+	for _, claim := range []string{"jti", "sub", "client_id"} {
+		for name, edit := range map[string]func(map[string]any){
+			"absent": func(c map[string]any) { delete(c, claim) },
+			"empty":  func(c map[string]any) { c[claim] = "" },
+			"number": func(c map[string]any) { c[claim] = 7 },
+		} {
+			c := iss.Claims(testResource, "org_acme", "read:users")
+			edit(c)
+			token := iss.Sign(t, c)
+			_, err := embedded.Verify(t.Context(), token)
+			if name == "number" { // go-oidc may find it malformed first
+				wantRefused(t, err, "")
+				continue
+			}
+			wantRefused(t, err, "lacks a claim its issuer always sets: "+claim)
+			if name == "absent" {
+				if _, err := tolerant.Verify(t.Context(), token); err != nil {
+					t.Errorf("without RequireClaims, a token without %s: %v", claim, err)
+				}
+			}
+		}
+	}
+	if _, err := auth.NewJWTVerifier(auth.JWTOptions{Issuer: testIssuer, Audience: testResource,
+		KeySet: &oidc.StaticKeySet{}, RequireClaims: []string{""}}); err == nil {
+		t.Error("RequireClaims with an empty name accepted")
+	}
+}
+
+// TestJWTVerifierAudienceNotURL: Entra ID's app ID URI (api://…) and, for
+// verifiers that allow it, a plain client id are audiences too, compared
+// byte for byte; http(s) audiences keep the normalising rule.
+func TestJWTVerifierAudienceNotURL(t *testing.T) {
+	iss := tokentest.NewIssuer(t, testIssuer)
+	keys := []crypto.PublicKey{iss.PublicKey()}
+	tokenFor := func(aud any) string {
+		c := iss.Claims(testResource, "org_acme", "read:users")
+		c["aud"] = aud
+		return iss.Sign(t, c)
+	}
+	const appIDURI = "api://6e74172b-be56-4843-9ff4-e66a39bb12e3"
+	const clientID = "6e74172b-be56-4843-9ff4-e66a39bb12e3"
+
+	entra := newVerifier(t, keys, func(o *auth.JWTOptions) { o.Audience = appIDURI })
+	if _, err := entra.Verify(t.Context(), tokenFor(appIDURI)); err != nil {
+		t.Errorf("aud %s: %v", appIDURI, err)
+	}
+	if _, err := entra.Verify(t.Context(), tokenFor([]string{"https://graph.microsoft.com", appIDURI})); err != nil {
+		t.Errorf("aud list with %s: %v", appIDURI, err)
+	}
+	for _, aud := range []string{"API://6e74172b-be56-4843-9ff4-e66a39bb12e3", appIDURI + "/", clientID, testResource} {
+		_, err := entra.Verify(t.Context(), tokenFor(aud))
+		wantRefused(t, err, "audience")
+	}
+
+	plain := newVerifier(t, keys, func(o *auth.JWTOptions) { o.Audience = clientID; o.PlainAudience = true })
+	if _, err := plain.Verify(t.Context(), tokenFor(clientID)); err != nil {
+		t.Errorf("aud %s: %v", clientID, err)
+	}
+	_, err := plain.Verify(t.Context(), tokenFor(strings.ToUpper(clientID)))
+	wantRefused(t, err, "audience")
+
+	urn := newVerifier(t, keys, func(o *auth.JWTOptions) { o.Audience = "urn:orgscope:mcp" })
+	if _, err := urn.Verify(t.Context(), tokenFor("urn:orgscope:mcp")); err != nil {
+		t.Errorf("aud urn: %v", err)
+	}
+
+	for _, tt := range []struct {
+		aud   string
+		plain bool
+	}{
+		{clientID, false},
+		{"", true},
+		{"api://app#frag", true},
+		{"https://#x", true},
+		{"https:///mcp", true},
+		{"client id", true},
+		{"client\x00id", true},
+		{"orgscope.example.com/mcp", true},
+	} {
+		opts := auth.JWTOptions{Issuer: testIssuer, Audience: tt.aud, PlainAudience: tt.plain, KeySet: &oidc.StaticKeySet{}}
+		if _, err := auth.NewJWTVerifier(opts); err == nil {
+			t.Errorf("audience %q (plain %v) accepted", tt.aud, tt.plain)
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -186,4 +188,25 @@ func scopeGrants(held map[string]bool, needed string) bool {
 		return held[auth.ScopeWriteFlags]
 	}
 	return false
+}
+
+// heldScopes lists the scopes of a held set.
+func heldScopes(held map[string]bool) []string {
+	var out []string
+	for s, ok := range held {
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sameScopes reports whether a space-separated scope parameter names
+// exactly the scopes of want, in any order.
+func sameScopes(param string, want []string) bool {
+	got := strings.Fields(param)
+	slices.Sort(got)
+	w := slices.Clone(want)
+	slices.Sort(w)
+	return slices.Equal(got, slices.Compact(w))
 }

@@ -67,7 +67,14 @@ func TestMCPRefusals(t *testing.T) {
 			if p["error"] != tc.error || p["resource_metadata"] != s.URL+"/.well-known/oauth-protected-resource/mcp" {
 				t.Errorf("challenge %v", p)
 			}
-			if tc.status == http.StatusForbidden || tc.error == "" {
+			switch {
+			case tc.status == http.StatusForbidden:
+				// A legacy-protocol call: the challenge names the token's scopes
+				// and the operation's (clients of 2025-11-25 replace theirs with it).
+				if !sameScopes(p["scope"], []string{"read:users", "write:users"}) {
+					t.Errorf("scope %q, want read:users write:users", p["scope"])
+				}
+			case tc.error == "":
 				if p["scope"] != "write:users" {
 					t.Errorf("scope %q, want the operation's scope write:users", p["scope"])
 				}

@@ -9,28 +9,45 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/problem"
+	"github.com/orgscope/orgscope/internal/request"
 )
-
-type requestIDKey struct{}
 
 // RequestID returns the id of the request ctx belongs to, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if rec := request.From(ctx); rec != nil {
+		return rec.ID
+	}
+	return ""
 }
 
+// maxLogLinesPerRequest bounds what one request may write to the log,
+// besides its access line: a batch of ten thousand bad notifications must
+// not become ten thousand error lines.
+const maxLogLinesPerRequest = 8
+
 // LogHandler wraps h so that every record logged with a request's context
-// carries its request_id.
+// carries its request_id, and one request writes at most a few lines.
 func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{h} }
 
 type requestIDHandler struct{ slog.Handler }
 
+type accessLineKey struct{}
+
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := RequestID(ctx); id != "" {
-		r.AddAttrs(slog.String("request_id", id))
+	rec := request.From(ctx)
+	if rec == nil {
+		return h.Handler.Handle(ctx, r)
 	}
+	if ctx.Value(accessLineKey{}) == nil {
+		switch n := rec.CountLogLine(); {
+		case n == maxLogLinesPerRequest+1:
+			r = slog.NewRecord(r.Time, slog.LevelWarn, "further log lines of this request are suppressed", r.PC)
+		case n > maxLogLinesPerRequest:
+			return nil
+		}
+	}
+	r.AddAttrs(slog.String("request_id", rec.ID))
 	return h.Handler.Handle(ctx, r)
 }
 
@@ -41,14 +58,6 @@ func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
-
-// requestLog is filled in as the request travels, for the access log line.
-type requestLog struct {
-	principal *auth.Principal
-	tool      string
-}
-
-type requestLogKey struct{}
 
 // statusRecorder remembers the status a handler wrote.
 type statusRecorder struct {
@@ -82,20 +91,21 @@ func (r *statusRecorder) Flush() {
 	}
 }
 
-// observe gives each request an id (a sane X-Request-Id from the client, or
-// a new one), recovers panics into a 500 problem, logs one line per request
-// and counts it.
+// observe makes the request's record (with an id: a sane X-Request-Id
+// from the client, or a new one; and the trace id of a traceparent),
+// recovers panics into a 500 problem, and when the request is done logs
+// its access line and counts it — both from the record, so that the log,
+// the audit trail and the metrics tell the same story.
 func observe(logger *slog.Logger, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		info := &requestLog{}
-		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), requestLogKey{}, info)
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &request.Record{ID: id, Start: time.Now(), TraceID: traceIDFromParent(r.Header.Get("Traceparent"))}
+		ctx := request.With(r.Context(), rec)
+		sw := &statusRecorder{ResponseWriter: w}
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -103,29 +113,70 @@ func observe(logger *slog.Logger, m *metrics, next http.Handler) http.Handler {
 					panic(v)
 				}
 				logger.ErrorContext(ctx, "panic serving request", "panic", v, "stack", string(debug.Stack()))
-				if rec.status == 0 {
-					problem.Error(rec, http.StatusInternalServerError, "internal error; the request id identifies it in the server log")
+				if sw.status == 0 {
+					problem.Error(sw, http.StatusInternalServerError, "internal error; the request id identifies it in the server log")
 				}
 			}
-			status := rec.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			route := routeOf(r.URL.Path)
-			m.request(route, status, time.Since(start))
-			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status,
-				"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes}
-			if info.principal != nil {
-				attrs = append(attrs, "client_id", info.principal.ClientID, "org_code", info.principal.OrgCode)
-			}
-			if info.tool != "" {
-				attrs = append(attrs, "tool", info.tool)
-				m.toolCall(info.tool, status)
-			}
-			logger.InfoContext(ctx, "request", attrs...)
+			accessLog(context.WithValue(ctx, accessLineKey{}, true), logger, m, r, rec, sw)
 		}()
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		next.ServeHTTP(sw, r.WithContext(ctx))
 	})
+}
+
+// accessLog writes the request's one access line and counts it.
+func accessLog(ctx context.Context, logger *slog.Logger, m *metrics, r *http.Request, rec *request.Record, sw *statusRecorder) {
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	elapsed := time.Since(rec.Start)
+	m.request(routeOf(r.URL.Path), status, elapsed)
+	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status,
+		"duration_ms", float64(elapsed.Microseconds()) / 1000, "bytes", sw.bytes}
+	if rec.TraceID != "" {
+		attrs = append(attrs, "trace_id", rec.TraceID)
+	}
+	outcomes := rec.Outcomes()
+	if p := rec.Principal(); p != nil {
+		org := p.OrgCode
+		if org == "" && len(outcomes) > 0 {
+			org = outcomes[0].Org // a global principal acting on an org logs that org
+		}
+		attrs = append(attrs, "client_id", p.ClientID, "org_code", org)
+	}
+	var tools []string
+	for _, c := range rec.Calls {
+		if c.Method == "tools/call" {
+			tools = append(tools, c.Tool)
+			m.toolCall(c.Tool, status, outcomeOf(outcomes, c.Tool))
+		}
+	}
+	switch {
+	case len(tools) == 1:
+		attrs = append(attrs, "tool", tools[0])
+	case len(tools) > 1:
+		attrs = append(attrs, "tools", tools)
+	}
+	if len(rec.Calls) > 1 {
+		attrs = append(attrs, "calls", len(rec.Calls))
+	}
+	for _, o := range outcomes {
+		if o.Decision == "deny" {
+			attrs = append(attrs, "decision", "deny", "reason", o.Reason)
+			break
+		}
+	}
+	logger.InfoContext(ctx, "request", attrs...)
+}
+
+// outcomeOf returns the result the tool reported (ok or error), or "".
+func outcomeOf(outcomes []request.Outcome, tool string) string {
+	for _, o := range outcomes {
+		if o.Tool == tool {
+			return o.Result
+		}
+	}
+	return ""
 }
 
 func saneRequestID(id string) bool {

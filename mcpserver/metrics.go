@@ -2,11 +2,14 @@ package mcpserver
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/orgscope/orgscope/authz"
 )
 
 // metrics counts requests and tool calls and serves them in the Prometheus
@@ -16,14 +19,14 @@ type metrics struct {
 	mu       sync.Mutex
 	requests map[[2]string]uint64 // route, status
 	seconds  map[string]float64   // route
-	tools    map[[2]string]uint64 // tool, status
+	tools    map[[3]string]uint64 // tool, status, result
 }
 
 func newMetrics() *metrics {
 	return &metrics{
 		requests: map[[2]string]uint64{},
 		seconds:  map[string]float64{},
-		tools:    map[[2]string]uint64{},
+		tools:    map[[3]string]uint64{},
 	}
 }
 
@@ -34,9 +37,17 @@ func (m *metrics) request(route string, status int, d time.Duration) {
 	m.mu.Unlock()
 }
 
-func (m *metrics) toolCall(tool string, status int) {
+// toolCall counts a call by tool, HTTP status and result: a tool error
+// answered in a 200 is an error, not a success.
+func (m *metrics) toolCall(tool string, status int, result string) {
+	if _, ok := authz.Lookup(tool); !ok {
+		tool = "unknown" // bodies must not grow the label set
+	}
+	if result == "" {
+		result = "none"
+	}
 	m.mu.Lock()
-	m.tools[[2]string{tool, fmt.Sprint(status)}]++
+	m.tools[[3]string{tool, fmt.Sprint(status), result}]++
 	m.mu.Unlock()
 }
 
@@ -76,10 +87,11 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	for _, r := range routes {
 		fmt.Fprintf(&b, "orgscope_http_request_seconds_total{route=%q} %g\n", r, m.seconds[r])
 	}
-	b.WriteString("# HELP orgscope_tool_calls_total MCP tool calls by tool and HTTP status.\n")
+	b.WriteString("# HELP orgscope_tool_calls_total MCP tool calls by tool, HTTP status and result (ok, error, or none when the tool never ran).\n")
 	b.WriteString("# TYPE orgscope_tool_calls_total counter\n")
-	for _, k := range sortedKeys(m.tools) {
-		fmt.Fprintf(&b, "orgscope_tool_calls_total{tool=%q,status=%q} %d\n", k[0], k[1], m.tools[k])
+	toolKeys := slices.SortedFunc(maps.Keys(m.tools), func(a, b [3]string) int { return slices.Compare(a[:], b[:]) })
+	for _, k := range toolKeys {
+		fmt.Fprintf(&b, "orgscope_tool_calls_total{tool=%q,status=%q,result=%q} %d\n", k[0], k[1], k[2], m.tools[k])
 	}
 	w.Write([]byte(b.String()))
 }

@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/problem"
 )
 
@@ -55,9 +54,9 @@ func newLimiters(perSecond float64, burst int) *limiters {
 	return &limiters{limit: rate.Limit(perSecond), burst: max(burst, 1), buckets: map[string]*bucket{}}
 }
 
-// allow takes a token for key; when none is left it returns how long until
-// one is.
-func (l *limiters) allow(key string) (bool, time.Duration) {
+// allow takes n tokens for key; when there are not enough it takes none
+// and returns how long until there are.
+func (l *limiters) allow(key string, n int) (bool, time.Duration) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -75,7 +74,10 @@ func (l *limiters) allow(key string) (bool, time.Duration) {
 		l.buckets[key] = b
 	}
 	b.seen = now
-	r := b.ReserveN(now, 1)
+	r := b.ReserveN(now, n)
+	if !r.OK() {
+		return false, time.Duration(float64(n) / float64(l.limit) * float64(time.Second))
+	}
 	if delay := r.DelayFrom(now); delay > 0 {
 		r.CancelAt(now)
 		return false, delay
@@ -90,14 +92,16 @@ func refuse(w http.ResponseWriter, wait time.Duration, what string) {
 	problem.Error(w, http.StatusTooManyRequests, what+"; retry after "+secs+" s")
 }
 
-// limitPrincipal runs behind authentication: it limits each principal.
-func (l *limiters) limitPrincipal(next http.Handler) http.Handler {
+// limitCalls runs behind authentication: it limits each principal's
+// calls, counting every message of a batch.
+func (l *limiters) limitCalls(next http.Handler) http.Handler {
 	if l == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := auth.PrincipalFromContext(r.Context()); p != nil {
-			if ok, wait := l.allow(p.Key()); !ok {
+		rec := recordOf(r.Context())
+		if p := rec.Principal(); p != nil {
+			if ok, wait := l.allow(p.Key(), max(1, len(rec.Calls))); !ok {
 				refuse(w, wait, "too many calls for this access token")
 				return
 			}
@@ -117,7 +121,7 @@ func (l *limiters) limitAddress(next http.Handler) http.Handler {
 			if err != nil {
 				host = r.RemoteAddr
 			}
-			if ok, wait := l.allow(host); !ok {
+			if ok, wait := l.allow(host, 1); !ok {
 				refuse(w, wait, "too many requests from this address")
 				return
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/internal/problem"
 	"github.com/orgscope/orgscope/tools"
 	"github.com/orgscope/orgscope/wellknown"
@@ -26,6 +27,12 @@ const MCPPath = "/mcp"
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultMaxBatch bounds the messages of one JSON-RPC batch (protocol
+// 2025-03-26 and older) when Options.MaxBatch is zero: every message is a
+// call the server answers in one response, and counts against the rate
+// limit on its own.
+const DefaultMaxBatch = 16
 
 // DefaultScopes are named in the 401 challenge when the request does not
 // say what it wants to do: enough to look around, and a client steps up
@@ -48,6 +55,12 @@ type Options struct {
 	Store Store
 	// Verifier checks access tokens. Required.
 	Verifier auth.Verifier
+	// Authorizer is the decision point: the 403 before dispatch, tools/list
+	// and the tools ask it. Nil means authz.Rules.
+	Authorizer authz.Authorizer
+	// Denials records the refusals the HTTP layer makes (403 before
+	// dispatch) in the audit trail; nil records nothing.
+	Denials DenialRecorder
 	// AuthorizationServers are the issuer identifiers listed in the
 	// Protected Resource Metadata. Required.
 	AuthorizationServers []string
@@ -65,6 +78,9 @@ type Options struct {
 	RateLimits *RateLimits
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxBatch bounds the messages of one JSON-RPC batch; zero means
+	// DefaultMaxBatch.
+	MaxBatch int
 	// ResourceDocumentation is the resource_documentation URL in the PRM;
 	// empty means the project's README.
 	ResourceDocumentation string
@@ -107,6 +123,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.Authorizer == nil {
+		opts.Authorizer = authz.Rules{}
 	}
 	if opts.ResourceDocumentation == "" {
 		opts.ResourceDocumentation = "https://github.com/orgscope/orgscope#readme"
@@ -156,12 +178,22 @@ func New(opts Options) (*Server, error) {
 	authn := auth.Middleware(auth.MiddlewareOptions{
 		Verifier:            opts.Verifier,
 		ResourceMetadataURL: metadataURL,
-		Scopes:              scopesOf,
+		Scopes:              scopesOfCalls,
 		DefaultScopes:       DefaultScopes,
 		Logger:              logger,
 	})
-	mux.Handle(MCPPath, crossOrigin(newOrigins(public, opts.AllowedOrigins),
-		inspect(opts.MaxBodyBytes, authn(perPrincipal.limitPrincipal(notePrincipal(acceptJSON(outageAware(mcpHandler))))))))
+	// The way a call to /mcp travels, outermost first (observe, the host
+	// check and problem documents wrap every route, below).
+	mux.Handle(MCPPath, chain(mcpHandler,
+		func(h http.Handler) http.Handler { return crossOrigin(newOrigins(public, opts.AllowedOrigins), h) },
+		func(h http.Handler) http.Handler { return readCalls(opts.MaxBodyBytes, opts.MaxBatch, h) },
+		authn,
+		notePrincipal,
+		perPrincipal.limitCalls,
+		func(h http.Handler) http.Handler { return decide(opts.Authorizer, metadataURL, opts.Denials, h) },
+		answerOutages,
+		acceptJSON,
+	))
 
 	m := newMetrics()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -198,14 +230,32 @@ func New(opts Options) (*Server, error) {
 	return &Server{handler: observe(logger, m, plainErrorsAsProblems(root)), resource: resource}, nil
 }
 
-// notePrincipal records the authenticated principal for the access log.
+// chain wraps h in middlewares, the first outermost.
+func chain(h http.Handler, middlewares ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(middlewares) - 1; i >= 0; i-- {
+		h = middlewares[i](h)
+	}
+	return h
+}
+
+// notePrincipal records the authenticated principal in the request record.
 func notePrincipal(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if info, ok := r.Context().Value(requestLogKey{}).(*requestLog); ok {
-			info.principal = auth.PrincipalFromContext(r.Context())
-		}
+		recordOf(r.Context()).SetPrincipal(auth.PrincipalFromContext(r.Context()))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// scopesOfCalls returns every scope the request's tool calls need, for the
+// challenge to a request that brought no token.
+func scopesOfCalls(r *http.Request) []string {
+	var scopes []string
+	for _, c := range recordOf(r.Context()).Calls {
+		if a, ok := authz.Lookup(c.Tool); ok && c.Method == "tools/call" {
+			scopes = union(scopes, a.Scopes)
+		}
+	}
+	return scopes
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

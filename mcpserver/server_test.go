@@ -168,7 +168,7 @@ func TestOperationalEndpoints(t *testing.T) {
 	f.post("", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"no_such_tool_`+strings.Repeat("x", 10)+`"}}`)
 	metrics := get("/metrics").Body.String()
 	for _, want := range []string{`orgscope_http_requests_total{route="/mcp",status="200"} 1`,
-		`orgscope_http_requests_total{route="/mcp",status="401"} 1`, `orgscope_tool_calls_total{tool="whoami",status="200"} 1`} {
+		`orgscope_http_requests_total{route="/mcp",status="401"} 1`, `orgscope_tool_calls_total{tool="whoami",status="200",result="ok"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s:\n%s", want, metrics)
 		}

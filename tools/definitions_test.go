@@ -9,7 +9,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/orgscope/orgscope/tools"
+	"github.com/orgscope/orgscope/authz"
 )
 
 // propRule is what one input property must declare.
@@ -90,7 +90,7 @@ func TestToolDefinitions(t *testing.T) {
 	for _, tc := range toolTable {
 		want = append(want, tc.name)
 	}
-	for _, s := range tools.Catalog() {
+	for _, s := range authz.Actions() {
 		catalog = append(catalog, s.Name)
 	}
 	if got := slices.Sorted(maps.Keys(listed)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {

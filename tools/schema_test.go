@@ -6,6 +6,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/tools"
 )
 
@@ -32,8 +33,8 @@ func TestSchemasAreObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Tools) != len(tools.Catalog()) {
-		t.Fatalf("%d tools listed, %d in the catalog", len(list.Tools), len(tools.Catalog()))
+	if len(list.Tools) != len(authz.Actions()) {
+		t.Fatalf("%d tools listed, %d in the catalog", len(list.Tools), len(authz.Actions()))
 	}
 	for _, tool := range list.Tools {
 		for name, schema := range map[string]any{"input": tool.InputSchema, "output": tool.OutputSchema} {

@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
+	"github.com/orgscope/orgscope/internal/request"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -45,6 +46,9 @@ type Store interface {
 type Options struct {
 	// Store is where the tools read and write. Required.
 	Store Store
+	// Authorizer is the decision point every call asks; nil means
+	// authz.Rules.
+	Authorizer authz.Authorizer
 	// Logger receives a line per failed store call; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -54,6 +58,7 @@ type Options struct {
 // toolset carries the dependencies every handler shares.
 type toolset struct {
 	store Store
+	authz authz.Authorizer
 	log   *slog.Logger
 	now   func() time.Time
 }
@@ -63,7 +68,10 @@ func Register(server *mcp.Server, opts Options) {
 	if opts.Store == nil {
 		panic("tools.Register: Options.Store is required")
 	}
-	t := &toolset{store: opts.Store, log: opts.Logger, now: opts.Now}
+	t := &toolset{store: opts.Store, authz: opts.Authorizer, log: opts.Logger, now: opts.Now}
+	if t.authz == nil {
+		t.authz = authz.Rules{}
+	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -96,33 +104,46 @@ type caller struct {
 // The HTTP layer refuses such calls with 403 before they get here; this is
 // the second line.
 func add[In, Out any](s *mcp.Server, t *toolset, tool *mcp.Tool, fn func(ctx context.Context, c caller, in In) (Out, error)) {
-	spec, ok := Lookup(tool.Name)
+	action, ok := authz.Lookup(tool.Name)
 	if !ok {
 		panic("tools: " + tool.Name + " is not in the catalog")
 	}
 	mcp.AddTool(s, tool, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
 		var zero Out
+		if rec := request.From(ctx); rec != nil && !rec.CallsTool(tool.Name) {
+			// What was checked is what runs: the body was read once, and a
+			// dispatch it does not name is refused.
+			return nil, zero, errors.New("this request's body does not call " + tool.Name)
+		}
 		p, err := auth.PrincipalFrom(cmp.Or(req.Extra, &mcp.RequestExtra{}).TokenInfo) // Extra is nil off HTTP
 		if err != nil {
 			return nil, zero, errors.New("this call carries no verified access token")
 		}
-		if missing := auth.Missing(p.Scopes, spec.Scopes); len(missing) > 0 {
-			return nil, zero, fmt.Errorf("%s needs scope %s, which this access token lacks; request a token with it",
-				tool.Name, strings.Join(missing, " "))
-		}
-		if spec.GlobalOnly && !p.Global() {
-			return nil, zero, fmt.Errorf("%s is for administrators: it needs a global token (one without org_code); "+
-				"this token is bound to %s", tool.Name, p.OrgCode)
+		if d := t.authz.Authorize(ctx, authz.Request{Principal: p, Action: action, Stage: authz.StageRequest}); !d.Allow {
+			return nil, zero, errors.New(d.Message)
 		}
 		c := caller{Principal: p}
 		if oa, ok := any(in).(interface{ org() string }); ok {
 			if c.org, err = t.resolveOrg(ctx, p, oa.org()); err != nil {
+				report(ctx, request.Outcome{Tool: tool.Name, Org: oa.org(), Decision: "deny", Reason: authz.ReasonTenant, Result: "error"})
 				return nil, zero, err
 			}
 		}
 		out, err := fn(ctx, c, in)
+		o := request.Outcome{Tool: tool.Name, Org: c.org, Decision: "allow", Result: "ok"}
+		if err != nil {
+			o.Result = "error"
+		}
+		report(ctx, o)
 		return nil, out, err
 	})
+}
+
+// report adds a call's outcome to the request record, if there is one.
+func report(ctx context.Context, o request.Outcome) {
+	if rec := request.From(ctx); rec != nil {
+		rec.Report(o)
+	}
 }
 
 // resolveOrg picks the org a tenant tool acts on. An org-scoped principal
@@ -159,8 +180,8 @@ func (t *toolset) storeError(ctx context.Context, err, notFound error) error {
 		return errors.New("cursor is not valid for this listing: pass the next_cursor of the previous page unchanged, or omit it for the first page")
 	case errors.Is(err, store.ErrUnavailable):
 		t.log.WarnContext(ctx, "database unavailable", "err", err)
-		if notice, ok := ctx.Value(unavailableKey{}).(func()); ok {
-			notice()
+		if rec := request.From(ctx); rec != nil {
+			rec.MarkUnavailable()
 		}
 		return errors.New("the database is unavailable right now; retry shortly")
 	}
@@ -185,16 +206,6 @@ func (t *toolset) audit(ctx context.Context, c caller, org, action, target strin
 	if err != nil {
 		t.log.ErrorContext(ctx, "audit event not recorded", "action", action, "target", target, "err", err)
 	}
-}
-
-type unavailableKey struct{}
-
-// WithUnavailableNotice returns a context in which a tool call whose store
-// is unreachable calls notice before answering. The HTTP layer uses it to
-// answer such a call with 503 and Retry-After, which clients retry, rather
-// than with a tool error.
-func WithUnavailableNotice(ctx context.Context, notice func()) context.Context {
-	return context.WithValue(ctx, unavailableKey{}, notice)
 }
 
 func boolPtr(b bool) *bool { return &b }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/orgscope/orgscope/authz"
 )
 
 // WhoamiOutput describes the caller's access token.
@@ -44,7 +46,7 @@ func (t *toolset) registerWhoami(s *mcp.Server) {
 			TokenID:   c.TokenID,
 			ExpiresAt: c.Expiry,
 			ExpiresIn: int64(c.Expiry.Sub(t.now()).Round(time.Second) / time.Second),
-			Tools:     append([]string{}, Visible(c.Principal)...),
+			Tools:     append([]string{}, authz.Visible(ctx, t.authz, c.Principal)...),
 		}, nil
 	})
 }

@@ -136,7 +136,10 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	jwtVerifier, err := auth.NewJWTVerifier(auth.JWTOptions{
 		Issuer:   publicURL,
 		Audience: resource,
-		KeySet:   &oidc.StaticKeySet{PublicKeys: issuer.PublicKeys()},
+		// Its keys are RS256 keys: pinned, so nothing else verifies with them.
+		KeySet: auth.NewStaticKeySet(oidc.RS256, issuer.PublicKeys()...),
+		// Every token it issues carries these.
+		RequireClaims: []string{"jti", "sub", "client_id"},
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,66 @@
+package authz
+
+import (
+	"slices"
+
+	"github.com/orgscope/orgscope/auth"
+)
+
+// Group classifies an action for policies: read, write, delete or admin.
+type Group string
+
+// The groups.
+const (
+	GroupRead   Group = "read"
+	GroupWrite  Group = "write"
+	GroupDelete Group = "delete"
+	GroupAdmin  Group = "admin"
+)
+
+// Action is one thing a principal can ask for. Its Name is the tool's name
+// and the service operation's.
+type Action struct {
+	Name string
+	// Scopes the principal's token must grant (under auth.Grants).
+	Scopes []string
+	// GlobalOnly actions are for global (administration) principals.
+	GlobalOnly bool
+	// Tenant actions act on one organization: an org-scoped principal's
+	// own, or the one a global principal names.
+	Tenant bool
+	Group  Group
+}
+
+// The actions, in the order tools/list shows them sorted by name anyway.
+var actions = []Action{
+	{Name: "whoami", Group: GroupRead},
+	{Name: "list_users", Scopes: []string{auth.ScopeReadUsers}, Tenant: true, Group: GroupRead},
+	{Name: "get_user", Scopes: []string{auth.ScopeReadUsers}, Tenant: true, Group: GroupRead},
+	{Name: "create_user", Scopes: []string{auth.ScopeWriteUsers}, Tenant: true, Group: GroupWrite},
+	{Name: "update_user", Scopes: []string{auth.ScopeWriteUsers}, Tenant: true, Group: GroupWrite},
+	{Name: "delete_user", Scopes: []string{auth.ScopeDeleteUsers}, Tenant: true, Group: GroupDelete},
+	{Name: "get_organization", Scopes: []string{auth.ScopeReadOrgs}, Tenant: true, Group: GroupRead},
+	{Name: "update_organization", Scopes: []string{auth.ScopeWriteOrgs}, Tenant: true, Group: GroupWrite},
+	{Name: "list_organizations", Scopes: []string{auth.ScopeReadOrgs}, GlobalOnly: true, Group: GroupRead},
+	{Name: "create_organization", Scopes: []string{auth.ScopeWriteOrgs}, GlobalOnly: true, Group: GroupAdmin},
+	{Name: "list_feature_flags", Scopes: []string{auth.ScopeReadFlags}, Tenant: true, Group: GroupRead},
+	{Name: "get_feature_flag", Scopes: []string{auth.ScopeReadFlags}, Tenant: true, Group: GroupRead},
+	{Name: "set_feature_flag", Scopes: []string{auth.ScopeWriteFlags}, Tenant: true, Group: GroupWrite},
+	{Name: "reset_feature_flag", Scopes: []string{auth.ScopeWriteFlags}, Tenant: true, Group: GroupWrite},
+	{Name: "create_feature_flag", Scopes: []string{auth.ScopeWriteFlags}, GlobalOnly: true, Group: GroupAdmin},
+	{Name: "delete_feature_flag", Scopes: []string{auth.ScopeWriteFlags}, GlobalOnly: true, Group: GroupAdmin},
+	{Name: "list_audit_events", Scopes: []string{auth.ScopeReadAudit}, Tenant: true, Group: GroupRead},
+}
+
+// Actions returns every action.
+func Actions() []Action { return slices.Clone(actions) }
+
+// Lookup returns the named action.
+func Lookup(name string) (Action, bool) {
+	for _, a := range actions {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Action{}, false
+}

@@ -1,0 +1,125 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/orgscope/orgscope/auth"
+)
+
+// Stage says how much of a request is known when a decision is asked for.
+type Stage int
+
+const (
+	// StageList: which tools to show a principal; no organization or
+	// arguments yet. An allow means "possibly allowed": the call is decided
+	// again.
+	StageList Stage = iota
+	// StageRequest: the HTTP layer knows the action and the principal, and
+	// refuses with 403 insufficient_scope before anything is dispatched.
+	StageRequest
+	// StageCall: the service knows everything: the organization acted on
+	// and the validated arguments.
+	StageCall
+)
+
+// Request is what a decision is about.
+type Request struct {
+	Principal *auth.Principal
+	Action    Action
+	// Org is the organization acted on ("" for platform-wide actions and
+	// before it is known).
+	Org string
+	// Args are the operation's validated arguments as canonical JSON values
+	// (objects as map[string]any); nil before StageCall.
+	Args  map[string]any
+	Stage Stage
+}
+
+// Reasons a decision gives, as recorded in the audit trail.
+const (
+	ReasonAllowed           = "allowed"
+	ReasonInsufficientScope = "insufficient_scope"
+	ReasonGlobalOnly        = "global_only"
+	ReasonTenant            = "tenant"
+	ReasonPolicy            = "policy"
+	ReasonValidation        = "validation"
+	ReasonNoPrincipal       = "no_principal"
+)
+
+// Decision is the answer to a Request.
+type Decision struct {
+	Allow bool
+	// Reason is machine-readable (one of the Reason constants).
+	Reason string
+	// Message tells the agent what to do about a denial.
+	Message string
+	// Missing lists the scopes the principal lacks, for a 403 challenge.
+	Missing []string
+	// Policies are the ids of the policies that decided, when a policy
+	// engine did.
+	Policies []string
+}
+
+// Authorizer decides. Implementations are safe for concurrent use and do
+// not block on I/O: a decision is a function of the request.
+type Authorizer interface {
+	Authorize(ctx context.Context, req Request) Decision
+}
+
+// Rules is the Authorizer of the catalog: an action needs its scopes, a
+// global-only action a global principal, and a tenant action an
+// organization the principal may act on (its own, for an org-scoped
+// principal). It reads no arguments.
+type Rules struct{}
+
+var _ Authorizer = Rules{}
+
+// Authorize implements Authorizer.
+func (Rules) Authorize(_ context.Context, req Request) Decision {
+	p, a := req.Principal, req.Action
+	if p == nil {
+		return Decision{Reason: ReasonNoPrincipal, Message: "this call carries no verified access token"}
+	}
+	if missing := auth.Missing(p.Scopes, a.Scopes); len(missing) > 0 {
+		return Decision{Reason: ReasonInsufficientScope, Missing: missing,
+			Message: fmt.Sprintf("%s needs scope %s, which this access token lacks; request a token with it",
+				a.Name, strings.Join(missing, " "))}
+	}
+	if a.GlobalOnly && !p.Global() {
+		return Decision{Reason: ReasonGlobalOnly,
+			Message: fmt.Sprintf("%s is for administrators: it needs a global token (one without org_code); "+
+				"this token is bound to %s", a.Name, p.OrgCode)}
+	}
+	if req.Stage == StageCall && a.Tenant && !p.Global() && req.Org != p.OrgCode {
+		return Decision{Reason: ReasonTenant, Message: OrgNotFound(req.Org)}
+	}
+	return Decision{Allow: true, Reason: ReasonAllowed}
+}
+
+// OrgNotFound is the answer to naming an organization one may not see: the
+// same words as for one that does not exist.
+func OrgNotFound(code string) string { return fmt.Sprintf("organization %q not found", code) }
+
+// Visible returns the names of the actions p may possibly perform, in
+// catalog order, as decided at StageList.
+func Visible(ctx context.Context, az Authorizer, p *auth.Principal) []string {
+	var names []string
+	for _, a := range actions {
+		if az.Authorize(ctx, Request{Principal: p, Action: a, Stage: StageList}).Allow {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}
+
+// RoleScopes are the scopes a signed-in person's role lets them grant a
+// client: an admin everything, a member reading users, organization
+// settings and flags.
+func RoleScopes(role string) []string {
+	if role == "admin" {
+		return auth.AllScopes
+	}
+	return []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags}
+}
