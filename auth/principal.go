@@ -32,6 +32,12 @@ type Principal struct {
 	// GrantID names the grant an interactive token descends from (empty for
 	// client_credentials tokens); revoking the grant revokes the token.
 	GrantID string
+	// ActorChain lists who acts for Subject when the token was delegated
+	// (RFC 8693 act): the current actor first, then the one it acts for,
+	// and so on. Empty when the subject acts itself.
+	ActorChain []string
+	// Purpose is what a delegated token was issued for, when it says.
+	Purpose string
 }
 
 // Global reports whether the principal is not bound to an organization.

@@ -7,14 +7,16 @@ import (
 
 // The scopes OrgScope understands.
 const (
-	ScopeReadUsers   = "read:users"
-	ScopeWriteUsers  = "write:users"
-	ScopeDeleteUsers = "delete:users"
-	ScopeReadOrgs    = "read:orgs"
-	ScopeWriteOrgs   = "write:orgs"
-	ScopeReadFlags   = "read:flags"
-	ScopeWriteFlags  = "write:flags"
-	ScopeReadAudit   = "read:audit"
+	ScopeReadUsers    = "read:users"
+	ScopeWriteUsers   = "write:users"
+	ScopeDeleteUsers  = "delete:users"
+	ScopeReadOrgs     = "read:orgs"
+	ScopeWriteOrgs    = "write:orgs"
+	ScopeReadFlags    = "read:flags"
+	ScopeWriteFlags   = "write:flags"
+	ScopeReadAudit    = "read:audit"
+	ScopeReadClients  = "read:clients"
+	ScopeWriteClients = "write:clients"
 )
 
 // AllScopes lists every scope in a stable order (the order of
@@ -24,6 +26,7 @@ var AllScopes = []string{
 	ScopeReadOrgs, ScopeWriteOrgs,
 	ScopeReadFlags, ScopeWriteFlags,
 	ScopeReadAudit,
+	ScopeReadClients, ScopeWriteClients,
 }
 
 // Known reports whether scope is one of AllScopes.

@@ -29,6 +29,9 @@ type Action struct {
 	// own, or the one a global principal names.
 	Tenant bool
 	Group  Group
+	// OperatorOnly actions are offered by the command line and the console,
+	// never as tools.
+	OperatorOnly bool
 }
 
 // The actions, in the order tools/list shows them sorted by name anyway.
@@ -50,6 +53,10 @@ var actions = []Action{
 	{Name: "create_feature_flag", Scopes: []string{auth.ScopeWriteFlags}, GlobalOnly: true, Group: GroupAdmin},
 	{Name: "delete_feature_flag", Scopes: []string{auth.ScopeWriteFlags}, GlobalOnly: true, Group: GroupAdmin},
 	{Name: "list_audit_events", Scopes: []string{auth.ScopeReadAudit}, Tenant: true, Group: GroupRead},
+
+	{Name: "create_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "set_user_password", Scopes: []string{auth.ScopeWriteUsers}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "export_audit_events", Scopes: []string{auth.ScopeReadAudit}, GlobalOnly: true, Group: GroupRead, OperatorOnly: true},
 }
 
 // Actions returns every action.

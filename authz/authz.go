@@ -107,6 +107,9 @@ func OrgNotFound(code string) string { return fmt.Sprintf("organization %q not f
 func Visible(ctx context.Context, az Authorizer, p *auth.Principal) []string {
 	var names []string
 	for _, a := range actions {
+		if a.OperatorOnly {
+			continue
+		}
 		if az.Authorize(ctx, Request{Principal: p, Action: a, Stage: StageList}).Allow {
 			names = append(names, a.Name)
 		}

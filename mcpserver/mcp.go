@@ -32,8 +32,8 @@ func newMCPServer(opts Options, logger *slog.Logger) *mcp.Server {
 				}
 			},
 		})
-	tools.Register(s, tools.Options{Store: opts.Store, Logger: logger, Authorizer: opts.Authorizer})
-	s.AddReceivingMiddleware(filterToolList(opts.Authorizer))
+	tools.Register(s, tools.Options{Service: opts.Service})
+	s.AddReceivingMiddleware(filterToolList(opts.Service.Authorizer()))
 	return s
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/internal/problem"
-	"github.com/orgscope/orgscope/tools"
+	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/wellknown"
 )
 
@@ -39,10 +39,8 @@ const DefaultMaxBatch = 16
 // from there.
 var DefaultScopes = []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags}
 
-// Store is what the server needs from the database: what the tools use,
-// and a ping for readiness.
-type Store interface {
-	tools.Store
+// Pinger reports whether the database answers, for /readyz.
+type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
@@ -51,16 +49,14 @@ type Options struct {
 	// PublicURL is the base URL clients reach the server at (scheme, host,
 	// optional port, no path). Required.
 	PublicURL string
-	// Store backs the tools and readiness. Required.
-	Store Store
+	// Service performs the tools' operations; its decision point also
+	// decides the 403 before dispatch and tools/list, and its audit trail
+	// records those refusals. Required.
+	Service *service.Service
+	// Store answers /readyz. Required.
+	Store Pinger
 	// Verifier checks access tokens. Required.
 	Verifier auth.Verifier
-	// Authorizer is the decision point: the 403 before dispatch, tools/list
-	// and the tools ask it. Nil means authz.Rules.
-	Authorizer authz.Authorizer
-	// Denials records the refusals the HTTP layer makes (403 before
-	// dispatch) in the audit trail; nil records nothing.
-	Denials DenialRecorder
 	// AuthorizationServers are the issuer identifiers listed in the
 	// Protected Resource Metadata. Required.
 	AuthorizationServers []string
@@ -107,8 +103,8 @@ func Resource(publicURL string) string { return strings.TrimSuffix(publicURL, "/
 
 // New assembles the handler.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil || opts.Verifier == nil || len(opts.AuthorizationServers) == 0 {
-		return nil, errors.New("mcpserver: Options needs Store, Verifier and AuthorizationServers")
+	if opts.Service == nil || opts.Store == nil || opts.Verifier == nil || len(opts.AuthorizationServers) == 0 {
+		return nil, errors.New("mcpserver: Options needs Service, Store, Verifier and AuthorizationServers")
 	}
 	public, err := url.Parse(strings.TrimSuffix(opts.PublicURL, "/"))
 	if err != nil || (public.Scheme != "http" && public.Scheme != "https") || public.Host == "" {
@@ -127,9 +123,7 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
-	if opts.Authorizer == nil {
-		opts.Authorizer = authz.Rules{}
-	}
+
 	if opts.ResourceDocumentation == "" {
 		opts.ResourceDocumentation = "https://github.com/orgscope/orgscope#readme"
 	}
@@ -190,7 +184,7 @@ func New(opts Options) (*Server, error) {
 		authn,
 		notePrincipal,
 		perPrincipal.limitCalls,
-		func(h http.Handler) http.Handler { return decide(opts.Authorizer, metadataURL, opts.Denials, h) },
+		func(h http.Handler) http.Handler { return decide(opts.Service.Authorizer(), metadataURL, opts.Service, h) },
 		answerOutages,
 		acceptJSON,
 	))

@@ -2,48 +2,38 @@ package tools
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/service"
 )
 
-// ListAuditInput selects a page of audit events.
-type ListAuditInput struct {
-	OrgArg
-	Cursor string `json:"cursor,omitempty" jsonschema:"The next_cursor of the previous page; omit for the first page."`
-	Limit  int    `json:"limit,omitempty" jsonschema:"Events per page, 1 to 100 (default 20)."`
-}
-
-// ListAuditOutput is a page of audit events, newest first.
-type ListAuditOutput struct {
-	Events     []store.AuditEvent `json:"events"`
-	NextCursor string             `json:"next_cursor,omitempty"`
-}
-
-func (t *toolset) registerAudit(s *mcp.Server) {
-	add(s, t, &mcp.Tool{
+func registerAudit(s *mcp.Server, svc *service.Service) {
+	add(s, svc, &mcp.Tool{
 		Name:  "list_audit_events",
 		Title: "List audit events",
-		Description: "List what was changed in the organization through OrgScope, newest first: who (subject " +
-			"and client), which tool, on what.",
-		InputSchema: inputSchema[ListAuditInput](map[string]func(*jsonschema.Schema){
-			"org_code": orgCodeConstraint, "limit": pageLimit, "cursor": length(0, 512),
+		Description: "List the organization's audit trail, newest first: every decision about a tool call or an " +
+			"administrative change, allowed or refused — who (client and subject), which action, on what, the " +
+			"decision and its reason, the outcome. Filter by time, client, subject, action and decision.",
+		InputSchema: inputSchema[service.ListAuditInput](map[string]func(*jsonschema.Schema){
+			"org_code": orgCodeConstraint, "limit": pageLimit, "cursor": cursorConstraint, "decision": decisionEnum,
+			"since": format("date-time", 64), "until": format("date-time", 64),
 		}),
 		Annotations: readOnly,
-	}, func(ctx context.Context, c caller, in ListAuditInput) (ListAuditOutput, error) {
-		if in.Limit < 0 || in.Limit > store.MaxPageSize {
-			return ListAuditOutput{}, fmt.Errorf("limit must be between 1 and %d", store.MaxPageSize)
-		}
-		events, next, err := t.store.ListAuditEvents(ctx, c.org, store.AuditFilter{}, store.Page{Cursor: in.Cursor, Limit: in.Limit})
-		if err != nil {
-			return ListAuditOutput{}, t.storeError(ctx, err, errOrgNotFound(c.org))
-		}
-		if events == nil {
-			events = []store.AuditEvent{}
-		}
-		return ListAuditOutput{Events: events, NextCursor: next}, nil
+	}, svc.ListAuditEvents)
+}
+
+func registerWhoami(s *mcp.Server, svc *service.Service) {
+	add(s, svc, &mcp.Tool{
+		Name:  "whoami",
+		Title: "Who am I",
+		Description: "Describe the access token of this call: client, subject, the organization it is bound to " +
+			"(or that it is a global administration token), its scopes, its expiry, who it acts for when it was " +
+			"delegated, and the tools it may call. Call this first when another tool is refused, to see what the " +
+			"token allows.",
+		Annotations: readOnly,
+	}, func(ctx context.Context, c service.Caller, _ service.WhoamiInput) (service.WhoamiOutput, error) {
+		return svc.Whoami(ctx, c)
 	})
 }

@@ -1,9 +1,14 @@
 package tools
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/service"
+	"github.com/orgscope/orgscope/store"
 )
 
 // inputSchema infers the JSON Schema of In, as the go-sdk would, and then
@@ -46,15 +51,36 @@ func length(lo, hi int) func(*jsonschema.Schema) {
 	return func(s *jsonschema.Schema) { s.MinLength, s.MaxLength = ptr(lo), ptr(hi) }
 }
 
-// Patterns of identifiers, shared by schemas and handler checks.
-const (
-	orgCodePattern = `^org_[a-z0-9][a-z0-9_]{0,59}$`
-	flagKeyPattern = `^[a-z][a-z0-9_]{0,63}$`
-	userIDPattern  = `^usr_[0-9a-f]{32}$`
-)
+// outputSchema infers the JSON Schema of Out, as the go-sdk would.
+func outputSchema[Out any]() *jsonschema.Schema {
+	s, err := jsonschema.For[Out](nil)
+	if err != nil {
+		panic(fmt.Sprintf("tools: output schema: %v", err))
+	}
+	return s
+}
 
-// Constraints shared by several tools.
+// Constraints shared by several tools. They state the service's rules
+// (service/validate.go, auth.CheckOrgCode) for clients; the service checks
+// them, so a client that ignores the schema gets the same answer as the
+// command line.
 var (
-	orgCodeConstraint = pattern(orgCodePattern, 64)
-	pageLimit         = intRange(1, 100)
+	orgCodeConstraint = pattern(auth.OrgCodePattern, 64)
+	userIDConstraint  = pattern(service.UserIDPattern, 36)
+	flagKey           = pattern(service.FlagKeyPattern, 64)
+	pageLimit         = intRange(1, float64(store.MaxPageSize))
+	cursorConstraint  = length(0, service.MaxCursorLength)
+	nameConstraint    = length(0, service.MaxNameLength)
+	emailConstraint   = format("email", service.MaxEmailLength)
+	statusEnum        = enum(string(store.UserActive), string(store.UserSuspended))
+	roleEnum          = enum(string(store.RoleAdmin), string(store.RoleMember))
+	orgNameLength     = length(1, service.MaxOrgNameLength)
+	flagTypeEnum      = enum(string(store.FlagBoolean), string(store.FlagString), string(store.FlagInteger), string(store.FlagJSON))
+	decisionEnum      = enum("allow", "deny")
+	// anyJSON accepts any JSON value. It keeps a description: an empty
+	// schema would be written as the boolean true, which the MCP Tool type
+	// (and the TypeScript SDK) refuses as a property schema.
+	anyJSON = func(s *jsonschema.Schema) {
+		*s = jsonschema.Schema{Description: cmp.Or(s.Description, "Any JSON value.")}
+	}
 )

@@ -1,0 +1,168 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
+	"github.com/orgscope/orgscope/store"
+)
+
+// ListAuditInput selects a page of audit events.
+type ListAuditInput struct {
+	OrgArg
+	Cursor   string    `json:"cursor,omitempty" jsonschema:"The next_cursor of the previous page; omit for the first page."`
+	Limit    int       `json:"limit,omitempty" jsonschema:"Events per page, 1 to 100 (default 20)."`
+	Since    time.Time `json:"since,omitzero" jsonschema:"Only events at or after this time (RFC 3339)."`
+	Until    time.Time `json:"until,omitzero" jsonschema:"Only events before this time (RFC 3339)."`
+	ClientID string    `json:"client_id,omitempty" jsonschema:"Only events of this client."`
+	Subject  string    `json:"subject,omitempty" jsonschema:"Only events of this subject (a person's user id, or a client)."`
+	Action   string    `json:"action,omitempty" jsonschema:"Only events of this action, e.g. tools/call:create_user or cli:orgs create."`
+	Decision string    `json:"decision,omitempty" jsonschema:"Only allowed or only denied calls."`
+}
+
+// ListAuditOutput is a page of audit events, newest first.
+type ListAuditOutput struct {
+	Events     []store.AuditEvent `json:"events"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+var listAudit = &operation[ListAuditInput, ListAuditOutput]{
+	name: "list_audit_events",
+	org:  orgOf[ListAuditInput],
+	check: func(in *ListAuditInput) error {
+		if err := checkLimit(in.Limit); err != nil {
+			return err
+		}
+		if err := checkCursor(in.Cursor); err != nil {
+			return err
+		}
+		if in.Decision != "" && in.Decision != "allow" && in.Decision != "deny" {
+			return invalid("decision %q is not valid (want allow or deny)", in.Decision)
+		}
+		if !in.Since.IsZero() && !in.Until.IsZero() && !in.Since.Before(in.Until) {
+			return invalid("since must be before until")
+		}
+		for field, v := range map[string]string{"client_id": in.ClientID, "subject": in.Subject, "action": in.Action} {
+			if _, err := plainText(field, v, 256); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+	do: func(ctx context.Context, q store.Tx, org string, in *ListAuditInput) (ListAuditOutput, error) {
+		events, next, err := q.ListAuditEvents(ctx, org, store.AuditFilter{
+			Since: in.Since, Until: in.Until, ClientID: in.ClientID, Subject: in.Subject,
+			Action: in.Action, Decision: in.Decision,
+		}, store.Page{Cursor: in.Cursor, Limit: in.Limit})
+		if events == nil {
+			events = []store.AuditEvent{}
+		}
+		return ListAuditOutput{Events: events, NextCursor: next}, err
+	},
+}
+
+// ListAuditEvents pages through an organization's audit trail, newest
+// first.
+func (s *Service) ListAuditEvents(ctx context.Context, c Caller, in ListAuditInput) (ListAuditOutput, error) {
+	return run(ctx, s, c, listAudit, in)
+}
+
+// ExportAuditInput selects the trail to export.
+type ExportAuditInput struct {
+	// OrgCode limits the export to one organization; AllOrgs exports
+	// every organization's events and the platform-wide ones.
+	OrgCode string    `json:"org_code,omitempty"`
+	AllOrgs bool      `json:"all_orgs,omitempty"`
+	Since   time.Time `json:"since,omitzero"`
+}
+
+var exportAudit = &operation[ExportAuditInput, struct{}]{
+	name: "export_audit_events",
+	org:  func(in *ExportAuditInput) string { return in.OrgCode },
+}
+
+// ExportAuditEvents hands every event the input selects, oldest first, to
+// emit; an error from emit stops the export. The export itself is one
+// audited decision.
+func (s *Service) ExportAuditEvents(ctx context.Context, c Caller, in ExportAuditInput, emit func(store.AuditEvent) error) error {
+	op := *exportAudit
+	op.do = func(ctx context.Context, q store.Tx, _ string, in *ExportAuditInput) (struct{}, error) {
+		var org *string
+		if !in.AllOrgs {
+			org = &in.OrgCode
+		}
+		page := store.Page{Limit: store.MaxPageSize}
+		for {
+			events, next, err := q.ExportAuditEvents(ctx, org, in.Since, page)
+			if err != nil {
+				return struct{}{}, err
+			}
+			for _, e := range events {
+				if err := emit(e); err != nil {
+					return struct{}{}, &Error{Kind: KindInternal, Reason: "export", Message: "writing the export failed: " + err.Error(), Err: err}
+				}
+			}
+			if next == "" {
+				return struct{}{}, nil
+			}
+			page.Cursor = next
+		}
+	}
+	_, err := run(ctx, s, c, &op, in)
+	return err
+}
+
+// DeleteAuditEventsBefore removes events older than cutoff (retention).
+func (s *Service) DeleteAuditEventsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	return s.store.DeleteAuditEventsBefore(ctx, cutoff)
+}
+
+// WhoamiOutput describes the caller's access token.
+type WhoamiOutput struct {
+	Issuer     string    `json:"issuer"`
+	Subject    string    `json:"subject"`
+	ClientID   string    `json:"client_id"`
+	OrgCode    string    `json:"org_code,omitempty" jsonschema:"The organization the token is bound to; absent for global tokens."`
+	Global     bool      `json:"global" jsonschema:"True for administration tokens not bound to one organization."`
+	Scopes     []string  `json:"scopes"`
+	GrantType  string    `json:"grant_type,omitempty"`
+	TokenID    string    `json:"token_id,omitempty"`
+	ActorChain []string  `json:"actor_chain,omitempty" jsonschema:"The clients acting for the subject, outermost first, when the token was delegated."`
+	Purpose    string    `json:"purpose,omitempty" jsonschema:"What the delegation was for, when the token was delegated."`
+	ExpiresAt  time.Time `json:"expires_at"`
+	ExpiresIn  int64     `json:"expires_in_seconds"`
+	Tools      []string  `json:"tools" jsonschema:"The tools this token may call."`
+}
+
+// WhoamiInput is empty: whoami describes the caller.
+type WhoamiInput struct{}
+
+// Whoami describes the caller's principal and the tools it may call.
+func (s *Service) Whoami(ctx context.Context, c Caller) (WhoamiOutput, error) {
+	op := &operation[WhoamiInput, WhoamiOutput]{
+		name: "whoami",
+		do: func(ctx context.Context, _ store.Tx, _ string, _ *WhoamiInput) (WhoamiOutput, error) {
+			p := c.Principal
+			return WhoamiOutput{
+				Issuer: p.Issuer, Subject: p.Subject, ClientID: p.ClientID, OrgCode: p.OrgCode, Global: p.Global(),
+				Scopes: append([]string{}, p.Scopes...), GrantType: p.GrantType, TokenID: p.TokenID,
+				ActorChain: p.ActorChain, Purpose: p.Purpose,
+				ExpiresAt: p.Expiry, ExpiresIn: int64(p.Expiry.Sub(s.now()).Round(time.Second) / time.Second),
+				Tools: append([]string{}, authz.Visible(ctx, s.authz, p)...),
+			}, nil
+		},
+	}
+	return run(ctx, s, c, op, WhoamiInput{})
+}
+
+// Operator is the principal of the command line: whoever can run it can
+// open the database, so it may do everything; its actions are audited as
+// cli:<command> with subject name (the operating-system user).
+func Operator(name string) *auth.Principal {
+	if name == "" {
+		name = "operator"
+	}
+	return &auth.Principal{Issuer: "orgscope-cli", Subject: name, ClientID: "orgscope-cli", Scopes: auth.AllScopes}
+}
