@@ -212,3 +212,25 @@ func mkdir(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPlainHTTPWarning: a plain http public URL on a network address logs
+// that tokens will cross the network in clear; loopback and https do not.
+func TestPlainHTTPWarning(t *testing.T) {
+	for _, tc := range []struct {
+		publicURL string
+		warns     bool
+	}{
+		{"http://10.0.0.7:8080", true},
+		{"http://mcp.internal.example", true},
+		{"https://mcp.example.com", false},
+		{"", false}, // derived: http://127.0.0.1:port
+		{"http://localhost:8080", false},
+	} {
+		cfg := DefaultConfig()
+		cfg.DBPath, cfg.PublicURL, cfg.Demo = filepath.Join(t.TempDir(), "o.db"), tc.publicURL, DemoOff
+		s := startRun(t, cfg)
+		if warned := strings.Contains(s.logs.String(), "will cross the network in clear"); warned != tc.warns {
+			t.Errorf("%q: warned %v, want %v:\n%s", tc.publicURL, warned, tc.warns, s.logs)
+		}
+	}
+}
