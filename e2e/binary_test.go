@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,5 +112,85 @@ func TestBinary(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit within 15s of SIGTERM")
+	}
+}
+
+// TestBinaryCommandLine runs the built command as an operator would to
+// ask for help and the version, and to start it with settings it must
+// refuse.
+func TestBinaryCommandLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "orgscope")
+	const version = "v1.2.3-e2e"
+	build := exec.Command("go", "build", "-o", bin,
+		"-ldflags", "-X github.com/orgscope/orgscope/internal/buildinfo.version="+version, "../cmd/orgscope")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// What the toolchain recorded, which `orgscope version` must report.
+	meta, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit, built := "dev", "dev"
+	if m := regexp.MustCompile(`\bvcs\.revision=([0-9a-f]{8})`).FindSubmatch(meta); m != nil {
+		commit = string(m[1])
+		if regexp.MustCompile(`\bvcs\.modified=true`).Match(meta) {
+			commit += "+dirty"
+		}
+	}
+	if m := regexp.MustCompile(`\bvcs\.time=(\S+)`).FindSubmatch(meta); m != nil {
+		built = string(m[1])
+	}
+	want := fmt.Sprintf("orgscope %s (commit %s, built %s, %s)\n", version, commit, built, runtime.Version())
+
+	orgscope := func(env []string, args ...string) (int, string, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if exit, ok := err.(*exec.ExitError); ok {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, out.String(), errOut.String()
+	}
+
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if code, out, _ := orgscope(nil, args...); code != 0 || out != want {
+			t.Errorf("orgscope %v: exit %d, %q; want %q", args, code, out, want)
+		}
+	}
+	if code, out, _ := orgscope(nil, "--help"); code != 0 || !strings.Contains(out, "clients create") || strings.Contains(out, "--token-ttl") {
+		t.Errorf("orgscope --help: exit %d\n%s", code, out)
+	}
+	if code, out, _ := orgscope(nil, "serve", "-h"); code != 0 || !strings.Contains(out, "--token-ttl  [ORGSCOPE_TOKEN_TTL]") {
+		t.Errorf("orgscope serve -h: exit %d\n%s", code, out)
+	}
+
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--token-ttl", "-5m"}, "orgscope: --token-ttl (ORGSCOPE_TOKEN_TTL) must be positive, got -5m\n"},
+		{[]string{"ORGSCOPE_RATE_LIMIT=-1"}, nil, "orgscope: --rate-limit (ORGSCOPE_RATE_LIMIT) must be a number of requests per second"},
+		{nil, []string{"--db", "/nope/x.db"}, "orgscope: --db /nope/x.db (ORGSCOPE_DB): directory /nope does not exist\n"},
+		{nil, []string{"--public-url", "https://mcp.example.com/v1"}, "orgscope: --public-url (ORGSCOPE_PUBLIC_URL) must not have a path"},
+	} {
+		code, out, errOut := orgscope(tc.env, append(tc.args, "--addr", "127.0.0.1:0")...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || out != "" {
+			t.Errorf("%v %v: exit %d, stdout %q, stderr:\n%s\nwant exit 2 and %q", tc.env, tc.args, code, out, errOut, tc.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("refused starts left files behind: %v", entries)
 	}
 }

@@ -22,10 +22,9 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-)
 
-// chromiumHint says how to get the browser these tests drive.
-const chromiumHint = "install the Debian package chromium (apt-get install -y chromium)"
+	"github.com/orgscope/orgscope/internal/testdeps"
+)
 
 // browserBudget bounds the whole browser test: the browser is killed when it
 // ends, so no step can hang past it.
@@ -41,10 +40,7 @@ func chromiumPath(t *testing.T) string {
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found: " + chromiumHint)
-	}
-	t.Skip("chromium not found: " + chromiumHint)
+	testdeps.Missing(t, testdeps.Chromium, "chromium is neither at /usr/bin/chromium nor on the PATH")
 	return ""
 }
 

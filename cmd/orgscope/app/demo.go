@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/orgscope/orgscope/auth"
@@ -166,9 +168,36 @@ func setDemoPasswords(ctx context.Context, st store.Store, users []demoUser, cos
 	return errors.Join(errs...)
 }
 
+// firstSteps is what the banner says when the database has no machine
+// client: how to make the first organization (unless one exists) and a
+// client that can call the tools.
+type firstSteps struct {
+	// existingOrg is an organization the database has, or "".
+	existingOrg string
+}
+
+// needFirstSteps returns the first steps to print, or nil when the
+// database already has a machine client.
+func needFirstSteps(ctx context.Context, st store.Store) (*firstSteps, error) {
+	n, err := st.CountClients(ctx, store.ClientMachine)
+	if err != nil || n > 0 {
+		return nil, err
+	}
+	orgs, _, err := st.ListOrgs(ctx, store.Page{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	steps := &firstSteps{}
+	if len(orgs) > 0 {
+		steps.existingOrg = orgs[0].Code
+	}
+	return steps, nil
+}
+
 // printBanner tells the operator where the server is and, on the first
-// start, the demo credentials and a curl walkthrough.
-func printBanner(w io.Writer, publicURL, resource string, cfg Config, seed *demoSeed) {
+// start, the demo credentials and a curl walkthrough, or how to make the
+// first client.
+func printBanner(w io.Writer, publicURL, resource string, cfg Config, seed *demoSeed, steps *firstSteps) {
 	fmt.Fprintf(w, "OrgScope %s\n", cfg.Version)
 	fmt.Fprintf(w, "  MCP endpoint:        %s\n", resource)
 	fmt.Fprintf(w, "  Resource metadata:   %s/.well-known/oauth-protected-resource/mcp\n", publicURL)
@@ -180,6 +209,9 @@ func printBanner(w io.Writer, publicURL, resource string, cfg Config, seed *demo
 		fmt.Fprintf(w, "  Issuer metadata:     %s/.well-known/oauth-authorization-server\n", publicURL)
 	}
 	fmt.Fprintf(w, "  Database:            %s\n", databaseLabel(cfg))
+	if steps != nil {
+		printFirstSteps(w, cfg, publicURL, steps)
+	}
 	if seed == nil {
 		fmt.Fprintln(w)
 		return
@@ -218,4 +250,57 @@ func databaseLabel(cfg Config) string {
 		return "PostgreSQL"
 	}
 	return "SQLite " + cfg.DBPath
+}
+
+// printFirstSteps prints the commands that make the first organization
+// and client, on the database the server uses.
+func printFirstSteps(w io.Writer, cfg Config, publicURL string, steps *firstSteps) {
+	db, elided := databaseArgs(cfg)
+	why := "the database already has organizations, so no demo was seeded"
+	switch {
+	case cfg.Demo == DemoOff:
+		why = "demo seeding is off (--demo=false)"
+	case cfg.Demo == DemoAuto && !isLoopbackURL(publicURL):
+		why = "no demo is seeded for a public URL that is not loopback unless --demo=true"
+	}
+	fmt.Fprintf(w, "\nNo machine client can call the tools yet: %s. To make one:\n\n", why)
+	org := steps.existingOrg
+	if org == "" {
+		org = "org_example"
+		fmt.Fprintf(w, "  orgscope orgs create %s --code %s --name \"Example Inc\"\n", db, org)
+	}
+	fmt.Fprintf(w, "  orgscope clients create %s --name \"First agent\" --org %s --scopes \"read:users read:orgs read:flags\"\n", db, org)
+	if elided {
+		fmt.Fprintf(w, "\n(The database password is elided above; use the --database-url the server was given.)\n")
+	}
+	fmt.Fprintf(w, "\nThe second command prints the client id and secret once. Without an installed orgscope, use go run ./cmd/orgscope.\n")
+}
+
+// databaseArgs returns the flags naming cfg's database for the admin
+// commands, with a PostgreSQL password elided (it would otherwise land in
+// the terminal's scrollback and the service's log).
+func databaseArgs(cfg Config) (args string, elided bool) {
+	if cfg.DatabaseURL == "" {
+		return "--db " + shellQuote(cfg.DBPath), false
+	}
+	u, err := url.Parse(cfg.DatabaseURL)
+	if err != nil {
+		return "--database-url '…'", true
+	}
+	if _, has := u.User.Password(); has {
+		u.User, elided = url.UserPassword(u.User.Username(), "PASSWORD"), true
+	}
+	args = "--database-url " + shellQuote(u.String())
+	if cfg.DatabaseSchema != "" {
+		args += " --database-schema " + shellQuote(cfg.DatabaseSchema)
+	}
+	return args, elided
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@%+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

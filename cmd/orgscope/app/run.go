@@ -24,13 +24,17 @@ import (
 
 var logHandler = mcpserver.LogHandler
 
+// descriptorReserve is what the server needs besides client connections:
+// database connections, the database files, logs.
+const descriptorReserve = 128
+
 // Run serves OrgScope until ctx ends, then shuts down gracefully (in-flight
 // requests get up to ten seconds).
 func Run(ctx context.Context, cfg Config) error {
-	logger, err := cfg.logger()
-	if err != nil {
+	if err := cfg.validate(); err != nil {
 		return err
 	}
+	logger := cfg.logger()
 	stdout := cfg.Stdout
 	if stdout == nil {
 		stdout = io.Discard
@@ -49,11 +53,13 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	defer ln.Close()
+	useTLS := cfg.TLSCertFile != ""
 	publicURL := strings.TrimSuffix(cfg.PublicURL, "/")
 	if publicURL == "" {
-		publicURL = publicURLFor(ln.Addr())
+		publicURL = publicURLFor(ln.Addr(), useTLS)
 	}
 	resource := mcpserver.Resource(publicURL)
+	warnings(cfg, publicURL, useTLS, logger)
 
 	opts := mcpserver.Options{
 		PublicURL:      publicURL,
@@ -76,30 +82,46 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	seeded, err := seedDemo(ctx, st, cfg.Demo && len(cfg.Issuers) == 0, cfg.PasswordCost)
+	srv := newHTTPServer(ctx, handler, defaultHTTPLimits, logger)
+	if useTLS {
+		if err := configureTLS(srv, cfg, logger); err != nil {
+			return err
+		}
+	}
+
+	demo := cfg.Demo == DemoOn || cfg.Demo == DemoAuto && isLoopbackURL(publicURL)
+	seeded, err := seedDemo(ctx, st, demo && len(cfg.Issuers) == 0, cfg.PasswordCost)
 	if err != nil {
 		return err
 	}
-	if cfg.Demo && len(cfg.Issuers) > 0 {
+	if demo && len(cfg.Issuers) > 0 {
 		if _, err := seedDemoTenants(ctx, st); err != nil {
 			return err
 		}
 	}
-	printBanner(stdout, publicURL, resource, cfg, seeded)
-
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	if seeded != nil && !isLoopbackURL(publicURL) {
+		logger.Warn("seeded demo tenants on a server that is not on loopback (--demo=true): the global admin client "+
+			"printed on stdout may do everything; disable or delete the demo clients before real use", "public_url", publicURL)
 	}
+	var steps *firstSteps
+	if seeded == nil && len(cfg.Issuers) == 0 {
+		if steps, err = needFirstSteps(ctx, st); err != nil {
+			return err
+		}
+	}
+	printBanner(stdout, publicURL, resource, cfg, seeded, steps)
+
+	ln = limitListener(ln, cfg, logger)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("serving", "url", publicURL, "mcp", resource)
+	go func() {
+		if useTLS {
+			serveErr <- srv.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	logger.Info("serving", "url", publicURL, "mcp", resource,
+		"max_connections", cfg.MaxConnections, "max_connections_per_address", cfg.MaxConnectionsPerAddress)
 
 	select {
 	case err := <-serveErr:
@@ -116,6 +138,20 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+// warnings logs what is allowed but probably not meant.
+func warnings(cfg Config, publicURL string, useTLS bool, logger *slog.Logger) {
+	if !useTLS && strings.HasPrefix(publicURL, "http://") && !isLoopbackURL(publicURL) {
+		logger.Warn("the public URL is plain http on a network address: access tokens, client secrets and passwords "+
+			"will cross the network in clear; serve HTTPS (--tls-cert/--tls-key) or put a TLS proxy in front and "+
+			"give its https:// URL as --public-url", "public_url", publicURL)
+	}
+	if limit, ok := descriptorLimit(); ok && uint64(cfg.MaxConnections)+descriptorReserve > limit {
+		logger.Warn("--max-connections is more than the open-file limit leaves for connections; at that many "+
+			"connections new ones (and database files) fail: raise the limit (ulimit -n) or lower --max-connections",
+			"max_connections", cfg.MaxConnections, "open_file_limit", limit)
+	}
 }
 
 // embeddedMode runs OrgScope's own issuer: its endpoints under /oauth2/,
@@ -182,10 +218,10 @@ func embeddedVerifier(jwt auth.Verifier, issuer *authserver.Server) auth.Verifie
 
 // openStore opens PostgreSQL when a database URL is given, SQLite otherwise.
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if err := cfg.checkDatabase(); err != nil {
+		return nil, err
+	}
 	if cfg.DatabaseURL != "" {
-		if !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
-			return nil, errors.New("--database-url must be a postgres:// URL")
-		}
 		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Options{Schema: cfg.DatabaseSchema, QueryTimeout: cfg.StoreTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL database: %w", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/orgscope/orgscope/store"
@@ -22,6 +23,8 @@ type seedOptions struct {
 	// Batch is the number of users written per CreateUsers call (one
 	// transaction each).
 	Batch int
+	// Force seeds a database that already has organizations.
+	Force bool
 }
 
 // defaultSeedBatch keeps a transaction's work (and the batch in memory)
@@ -77,39 +80,43 @@ var (
 // seedStore is what seeding writes through.
 type seedStore interface {
 	GetOrg(ctx context.Context, code string) (store.Org, error)
+	ListOrgs(ctx context.Context, page store.Page) ([]store.Org, string, error)
 	CreateOrgs(ctx context.Context, orgs []store.Org) error
 	CreateUsers(ctx context.Context, users []store.User) error
 	CreateFlag(ctx context.Context, def store.FlagDefinition) (store.FlagDefinition, error)
 	SetFlagOverride(ctx context.Context, orgCode, key string, value json.RawMessage) (store.FlagOverride, error)
 }
 
-func seedCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func (c cli) seed(ctx context.Context, args []string) error {
 	cfg := DefaultConfig()
 	opts := seedOptions{Batch: defaultSeedBatch}
-	fs := newFlagSet("seed", "orgscope seed --orgs N --users M [--db orgscope.db | --database-url postgres://…]", stderr)
-	fs.IntVar(&opts.Orgs, "orgs", 0, "organizations to create, org_s00001 onwards (required)")
-	fs.IntVar(&opts.Users, "users", 0, "users to create: a tenth in org_s00001, the rest spread evenly over the others")
-	fs.IntVar(&opts.Batch, "batch", opts.Batch, "users written per transaction")
-	storeFlags(fs, &cfg)
-	if err := parse(fs, args, getenv); err != nil {
-		return usageError(err)
+	cmd := newCommand("seed", "orgscope seed --orgs N --users M [--force] [--db orgscope.db | --database-url postgres://…]")
+	cmd.about = `Fills a database with synthetic tenants for load tests. It refuses a
+database that already has organizations unless --force: seeding adds its flag
+definitions, which every existing organization then sees.`
+	cmd.fs.IntVar(&opts.Orgs, "orgs", 0, "organizations to create, org_s00001 onwards (required)")
+	cmd.fs.IntVar(&opts.Users, "users", 0, "users to create: a tenth in org_s00001, the rest spread evenly over the others")
+	cmd.fs.IntVar(&opts.Batch, "batch", opts.Batch, "users written per transaction")
+	cmd.fs.BoolVar(&opts.Force, "force", false, "seed even though the database already has organizations")
+	storeFlags(cmd.fs, &cfg)
+	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
+		return err
 	}
 	if opts.Orgs < 1 || opts.Users < 0 || opts.Batch < 1 {
-		fmt.Fprintln(stderr, "need --orgs of at least 1, --users of at least 0 and --batch of at least 1")
-		fs.Usage()
-		return errUsage
+		return &usageError{err: errors.New("need --orgs of at least 1, --users of at least 0 and --batch of at least 1"), hint: cmd.hint()}
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return seed(ctx, st, opts, stdout)
+	return seed(ctx, st, opts, c.stdout)
 }
 
 // seed writes opts.Orgs orgs and opts.Users users in batches, the seed
 // flags and some overrides, reporting progress to out. It refuses a
-// database that was seeded already.
+// database that was seeded already, and one that has any organization
+// unless opts.Force.
 func seed(ctx context.Context, st seedStore, opts seedOptions, out io.Writer) error {
 	start := time.Now()
 	elapsed := func() string { return time.Since(start).Round(time.Millisecond).String() }
@@ -118,6 +125,20 @@ func seed(ctx context.Context, st seedStore, opts seedOptions, out io.Writer) er
 		return fmt.Errorf("this database was seeded already (%s exists); seed an empty one", seedOrgCode(1))
 	case !errors.Is(err, store.ErrNotFound):
 		return err
+	}
+	existing, _, err := st.ListOrgs(ctx, store.Page{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 && !opts.Force {
+		keys := make([]string, len(seedFlags))
+		for i, f := range seedFlags {
+			keys[i] = f.Key
+		}
+		return fmt.Errorf("this database already has organizations (%s, …); seeding it would add %d synthetic organizations "+
+			"(%s…) with %d users, and define the flags %s, which every existing organization would then see "+
+			"(with their default values). Seed an empty database, or give --force to do it anyway",
+			existing[0].Code, opts.Orgs, seedOrgCode(1), opts.Users, strings.Join(keys, ", "))
 	}
 
 	flags, kept := 0, map[string]bool{}

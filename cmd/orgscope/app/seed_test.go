@@ -165,3 +165,43 @@ func TestSeedUsage(t *testing.T) {
 		t.Errorf("usage does not mention seed:\n%s", out.String())
 	}
 }
+
+// TestSeedRefusesAPopulatedDatabase: seeding a database with organizations
+// (a live demo, say) would give every one of them the synthetic flags; it
+// is refused, saying so, and changes nothing, unless --force.
+func TestSeedRefusesAPopulatedDatabase(t *testing.T) {
+	ctx := t.Context()
+	db := filepath.Join(t.TempDir(), "live.db")
+	if code, _, errOut := run(t, nil, "orgs", "create", "--code", "org_acme", "--name", "Acme", "--db", db); code != 0 {
+		t.Fatalf("orgs create: %s", errOut)
+	}
+	args := []string{"seed", "--orgs", "3", "--users", "9", "--db", db}
+	code, out, errOut := run(t, nil, args...)
+	if code != 1 || out != "" {
+		t.Fatalf("seed of a populated database: exit %d, stdout %q", code, out)
+	}
+	for _, want := range []string{"already has organizations (org_acme, …)", "would add 3 synthetic organizations (org_s00001…) with 9 users",
+		"define the flags beta_dashboard, max_projects, ui_theme, rate_limits, audit_export", "every existing organization", "--force"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("message lacks %q:\n%s", want, errOut)
+		}
+	}
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	orgs, _, _ := st.ListOrgs(ctx, store.Page{Limit: 10})
+	flags, _, _ := st.ListEffectiveFlags(ctx, "org_acme", store.Page{Limit: 10})
+	if len(orgs) != 1 || len(flags) != 0 {
+		t.Fatalf("refused seed changed the database: %d orgs, %d flags", len(orgs), len(flags))
+	}
+
+	if code, out, errOut := run(t, nil, append(args, "--force")...); code != 0 || !strings.Contains(out, "seeded 3 orgs") {
+		t.Fatalf("seed --force: exit %d\n%s%s", code, out, errOut)
+	}
+	orgs, _, _ = st.ListOrgs(ctx, store.Page{Limit: 10})
+	if len(orgs) != 4 {
+		t.Errorf("%d orgs after seed --force, want 4", len(orgs))
+	}
+}
