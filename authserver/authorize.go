@@ -59,7 +59,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 
 	client, err := s.interactiveClient(ctx, q.Get("client_id"))
 	if err != nil {
-		s.log.InfoContext(ctx, "authorize refused", "reason", "client", "err", err)
+		s.log.InfoContext(ctx, "authorize refused", "reason", "client", "client_id", q.Get("client_id"), "err", err)
 		if errors.Is(err, store.ErrUnavailable) || errors.Is(err, errCIMDBusy) {
 			s.renderError(w, http.StatusServiceUnavailable, "Try again shortly", "The sign-in service cannot look up this application right now.")
 			return

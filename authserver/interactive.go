@@ -103,6 +103,10 @@ func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredent
 			secretMatches(cred.secret, dummyHash)
 			return nil, errInvalidClient(cred.viaBasic)
 		}
+		if errors.Is(err, errCIMDBusy) {
+			return nil, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+				description: err.Error(), retryAfter: 5}
+		}
 		if isMetadataDocumentURL(cred.id) {
 			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_client", description: err.Error()}
 		}
