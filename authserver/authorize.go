@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,10 +35,17 @@ const (
 var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
 // handleAuthorize starts an authorization (RFC 6749 §4.1.1 with PKCE and
-// RFC 8707 resource). Until the client and its redirect URI are known to
-// be good, errors are shown on a page; after, they go back to the client.
+// RFC 8707 resource). Every error found here, before anyone has signed
+// in, is shown on OrgScope's own page and never sent to the redirect URI:
+// every client that can reach this endpoint registered itself (RFC 7591 or
+// a metadata document), so its redirect URIs are anyone's choice, and
+// redirecting to them before a person has seen who the client is would
+// make OrgScope an open redirector (RFC 9700 §4.11.2). Errors after
+// sign-in, when the person has seen the client and its redirect host, go
+// back to the client.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, HEAD, POST")
 		s.renderError(w, http.StatusMethodNotAllowed, "Wrong method", "The authorization endpoint accepts GET (or a form POST).")
 		return
 	}
@@ -52,8 +60,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	client, err := s.interactiveClient(ctx, q.Get("client_id"))
 	if err != nil {
 		s.log.InfoContext(ctx, "authorize refused", "reason", "client", "client_id", q.Get("client_id"), "err", err)
-		if errors.Is(err, store.ErrUnavailable) {
-			s.renderError(w, http.StatusServiceUnavailable, "Try again shortly", "The sign-in service cannot reach its database right now.")
+		if errors.Is(err, store.ErrUnavailable) || errors.Is(err, errCIMDBusy) {
+			s.renderError(w, http.StatusServiceUnavailable, "Try again shortly", "The sign-in service cannot look up this application right now.")
 			return
 		}
 		s.renderError(w, http.StatusBadRequest, "Unknown application", "This application is not known to OrgScope: "+err.Error()+".")
@@ -66,61 +74,37 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			"The redirect_uri of this request is not registered for the application, so OrgScope will not send you there.")
 		return
 	}
-	state := q.Get("state")
-	fail := func(code, description string) {
+	if code, description := s.checkAuthorizeRequest(client, q); code != "" {
 		s.log.InfoContext(ctx, "authorize refused", "error", code, "client_id", client.ID, "description", description)
-		s.redirectWith(w, r, redirectURI, url.Values{"error": {code}, "error_description": {description}}, state)
-	}
-	for name, values := range q {
-		if len(values) > 1 && name != "resource" {
-			fail("invalid_request", fmt.Sprintf("parameter %s is repeated", name))
-			return
-		}
-	}
-	if len(state) > 2048 {
-		fail("invalid_request", "state is longer than 2048 characters")
+		s.renderError(w, http.StatusBadRequest, "Request refused",
+			"OrgScope cannot accept this request from "+client.Name+": "+description+" (error "+code+"). "+
+				"The application may need an update.")
 		return
 	}
-	if q.Get("response_type") != "code" {
-		fail("unsupported_response_type", "only response_type=code is supported")
-		return
-	}
-	if !hasGrant(client, "authorization_code") {
-		fail("unauthorized_client", "this client did not register the authorization_code grant")
-		return
-	}
-	switch method := q.Get("code_challenge_method"); {
-	case q.Get("code_challenge") == "":
-		fail("invalid_request", "PKCE is required: send code_challenge and code_challenge_method=S256")
-		return
-	case method != "S256":
-		fail("invalid_request", fmt.Sprintf("code_challenge_method %q is not supported; use S256", method))
-		return
-	case !pkceChallenge.MatchString(q.Get("code_challenge")):
-		fail("invalid_request", "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)")
-		return
-	}
-	for _, res := range q["resource"] {
-		if !auth.ResourceMatches([]string{res}, s.opts.Resource) {
-			fail("invalid_target", fmt.Sprintf("this server issues tokens only for %s", s.opts.Resource))
-			return
-		}
-	}
-	scopes := auth.Narrow(auth.AllScopes, auth.ParseScopes(q.Get("scope")))
-	if !q.Has("scope") {
-		scopes = auth.AllScopes // capped by the user's role at consent
-	}
-	if len(scopes) == 0 {
-		fail("invalid_scope", "none of the requested scopes is known; see scopes_supported in the metadata")
-		return
+	scopes := auth.AllScopes // capped by the user's role at consent
+	if q.Has("scope") {
+		scopes = auth.Narrow(auth.AllScopes, auth.ParseScopes(q.Get("scope")))
 	}
 
 	handle, csrf := randomToken(32), s.browserBinding(w, r)
+	if r.Method == http.MethodHead {
+		// The same answer as GET, without keeping a request nobody can
+		// continue.
+		s.renderLogin(w, http.StatusOK, client, handle, csrf, loginForm{})
+		return
+	}
+	handleHash, addr := hashToken(handle), clientAddress(r)
+	if ok, wait := s.pending.take(addr, handleHash, s.opts.Now()); !ok {
+		s.log.InfoContext(ctx, "authorize refused", "reason", "pending sign-ins", "address", addr, "client_id", client.ID)
+		s.renderTooMany(w, wait, "Too many sign-ins were started from your network address and not finished. "+
+			"Finish one, or wait a little and try again.")
+		return
+	}
 	err = s.opts.Store.CreateAuthRequest(ctx, store.AuthRequest{
-		HandleHash:          hashToken(handle),
+		HandleHash:          handleHash,
 		ClientID:            client.ID,
 		RedirectURI:         redirectURI,
-		State:               state,
+		State:               q.Get("state"),
 		Scopes:              scopes,
 		Resource:            s.opts.Resource,
 		CodeChallenge:       q.Get("code_challenge"),
@@ -129,11 +113,47 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		ExpiresAt:           s.opts.Now().Add(authRequestTTL),
 	})
 	if err != nil {
+		s.pending.release(handleHash)
 		s.log.ErrorContext(ctx, "store auth request", "err", err)
 		s.renderError(w, http.StatusServiceUnavailable, "Try again shortly", "The sign-in service cannot store the request right now.")
 		return
 	}
 	s.renderLogin(w, http.StatusOK, client, handle, csrf, loginForm{})
+}
+
+// checkAuthorizeRequest returns the RFC 6749 §4.1.2.1 error code and a
+// description for an authorization request the client and redirect URI of
+// which are known, or "" when it is acceptable. Descriptions never repeat
+// what the request said.
+func (s *Server) checkAuthorizeRequest(client *interactiveClient, q url.Values) (code, description string) {
+	for name, values := range q {
+		if len(values) > 1 && name != "resource" {
+			return "invalid_request", "a parameter other than resource is repeated"
+		}
+	}
+	switch {
+	case len(q.Get("state")) > 2048:
+		return "invalid_request", "state is longer than 2048 characters"
+	case q.Get("response_type") != "code":
+		return "unsupported_response_type", "only response_type=code is supported"
+	case !hasGrant(client, "authorization_code"):
+		return "unauthorized_client", "this client did not register the authorization_code grant"
+	case q.Get("code_challenge") == "":
+		return "invalid_request", "PKCE is required: send code_challenge and code_challenge_method=S256"
+	case q.Get("code_challenge_method") != "S256":
+		return "invalid_request", "the only code_challenge_method supported is S256"
+	case !pkceChallenge.MatchString(q.Get("code_challenge")):
+		return "invalid_request", "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)"
+	}
+	for _, res := range q["resource"] {
+		if !auth.ResourceMatches([]string{res}, s.opts.Resource) {
+			return "invalid_target", "this server issues tokens only for " + s.opts.Resource
+		}
+	}
+	if q.Has("scope") && len(auth.Narrow(auth.AllScopes, auth.ParseScopes(q.Get("scope")))) == 0 {
+		return "invalid_scope", "none of the requested scopes is known; see scopes_supported in the metadata"
+	}
+	return "", ""
 }
 
 type loginForm struct {
@@ -152,8 +172,13 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, client *interact
 // checks the form's CSRF token against both the request and the browser's
 // cookie. On failure it has already answered.
 func (s *Server) pendingRequest(w http.ResponseWriter, r *http.Request) (store.AuthRequest, string, string, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		s.renderError(w, http.StatusMethodNotAllowed, "Wrong method", "This page only receives the form OrgScope showed you.")
+		return store.AuthRequest{}, "", "", false
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if r.Method != http.MethodPost || r.ParseForm() != nil {
+	if r.ParseForm() != nil {
 		s.renderError(w, http.StatusBadRequest, "Bad request", "This page expects the form it showed you.")
 		return store.AuthRequest{}, "", "", false
 	}
@@ -195,11 +220,26 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	org := strings.TrimSpace(r.PostForm.Get("org"))
 	form := loginForm{email: email, org: org}
 
+	account := accountKey(email)
+	if ok, wait, failures := s.signIns.admit(account, s.opts.Now()); !ok {
+		secs := retryAfterSeconds(wait)
+		s.log.WarnContext(ctx, "sign-in throttled", "account", accountRef(account), "address", clientAddress(r),
+			"failures", failures, "retry_after_s", secs)
+		form.problem = fmt.Sprintf(problemThrottled, secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.renderLogin(w, http.StatusTooManyRequests, client, handle, csrf, form)
+		return
+	}
 	user, problem, err := s.checkPassword(ctx, email, r.PostForm.Get("password"), org)
 	if err != nil {
 		s.log.ErrorContext(ctx, "sign-in", "err", err)
 		s.renderError(w, http.StatusServiceUnavailable, "Try again shortly", "The sign-in service cannot reach its database right now.")
 		return
+	}
+	if problem != problemCredentials {
+		// The password was right (or nothing was checked): the account's
+		// count starts again.
+		s.signIns.succeeded(account)
 	}
 	if problem != "" {
 		s.log.InfoContext(ctx, "sign-in refused", "client_id", client.ID, "reason", problem)
@@ -222,6 +262,7 @@ const (
 	problemCredentials = "The email or password is incorrect."
 	problemSeveralOrgs = "This email belongs to more than one organization: enter the organization code too."
 	problemSuspended   = "This account is suspended. Ask an administrator of your organization."
+	problemThrottled   = "Too many unsuccessful sign-ins for this email. Wait %d seconds, then try again."
 )
 
 // checkPassword finds the user an email and password name; problem is
@@ -289,6 +330,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	// Single use: whatever happens next, this request cannot be replayed.
+	s.pending.release(req.HandleHash)
 	req, err := s.opts.Store.ConsumeAuthRequest(ctx, req.HandleHash)
 	if err != nil {
 		s.renderError(w, http.StatusBadRequest, "Sign-in expired", "This sign-in request was already used. Start again from your application.")
@@ -349,6 +391,9 @@ func (s *Server) redirectWith(w http.ResponseWriter, r *http.Request, redirectUR
 	q := u.Query()
 	for k, v := range params {
 		q[k] = v
+	}
+	if d := q.Get("error_description"); d != "" {
+		q.Set("error_description", oauthText(d))
 	}
 	if state != "" {
 		q.Set("state", state)

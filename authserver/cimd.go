@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
@@ -27,6 +29,11 @@ import (
 // the address actually dialed, so DNS rebinding cannot slip past), follows
 // no redirect to another host, bounds time and size, and caches per the
 // response's Cache-Control.
+//
+// It is also an amplifier: every authorization request naming a new URL
+// would cost an outbound fetch. So failures are remembered too (for
+// cimdFailureTTL), the cache is bounded, requests for one URL share one
+// fetch, and at most cimdMaxInFlight fetches run at once.
 
 const (
 	cimdMaxBytes   = 64 << 10
@@ -34,6 +41,12 @@ const (
 	cimdDefaultTTL = 5 * time.Minute
 	cimdMaxTTL     = 24 * time.Hour
 	cimdCacheSize  = 1000
+	// cimdFailureTTL is how long a document that could not be fetched or
+	// used is answered from memory before it is tried again.
+	cimdFailureTTL = time.Minute
+	// cimdMaxInFlight bounds the fetches running at once, over all URLs;
+	// a request that finds no free slot within cimdTimeout is refused.
+	cimdMaxInFlight = 8
 )
 
 // isMetadataDocumentURL reports whether a client_id names a metadata
@@ -60,14 +73,23 @@ type cimdFetcher struct {
 	schemes []string // private-use redirect schemes allowed
 	now     func() time.Time
 
+	inFlight chan struct{} // one token per running fetch
+	group    singleflight.Group
+
 	mu    sync.Mutex
 	cache map[string]cimdEntry
 }
 
+// cimdEntry is a cached answer: a client, or the error its document gave.
 type cimdEntry struct {
 	client  *interactiveClient
+	err     error
 	expires time.Time
 }
+
+// errCIMDBusy is returned when no fetch slot freed up in time; it is not
+// the document's fault, so it is not remembered.
+var errCIMDBusy = errors.New("too many client metadata documents are being fetched right now; try again shortly")
 
 // newCIMDFetcher returns a fetcher. base, when non-nil, supplies the
 // transport's TLS settings (tests trust their own CA through it);
@@ -102,9 +124,10 @@ func newCIMDFetcher(base *http.Client, allowPrivate bool, schemes []string, now 
 				return nil
 			},
 		},
-		schemes: schemes,
-		now:     now,
-		cache:   map[string]cimdEntry{},
+		schemes:  schemes,
+		now:      now,
+		inFlight: make(chan struct{}, cimdMaxInFlight),
+		cache:    map[string]cimdEntry{},
 	}
 }
 
@@ -131,38 +154,99 @@ func refusePrivateAddresses(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// client returns the client a metadata document describes, from the cache
+// get returns the client a metadata document describes, from the cache
 // or freshly fetched. Errors are safe to show to the user.
 func (f *cimdFetcher) get(ctx context.Context, clientID string) (*interactiveClient, error) {
-	now := f.now()
-	f.mu.Lock()
-	e, ok := f.cache[clientID]
-	f.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.client, nil
+	if e, ok := f.cached(clientID); ok {
+		return e.client, e.err
 	}
+	// Concurrent requests for one URL share one fetch, which runs on its
+	// own clock: one caller giving up does not fail the others.
+	ch := f.group.DoChan(clientID, func() (any, error) {
+		if e, ok := f.cached(clientID); ok {
+			return e, nil
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*cimdTimeout)
+		defer cancel()
+		c, ttl, err := f.load(fctx, clientID)
+		if errors.Is(err, errCIMDBusy) {
+			return nil, err
+		}
+		e := cimdEntry{client: c, err: err}
+		if err != nil {
+			ttl = cimdFailureTTL
+		}
+		f.remember(clientID, e, ttl)
+		return e, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		e := res.Val.(cimdEntry)
+		return e.client, e.err
+	case <-ctx.Done():
+		return nil, errors.New("the request ended before the client's metadata document was fetched")
+	}
+}
 
+// cached returns a live cache entry.
+func (f *cimdFetcher) cached(clientID string) (cimdEntry, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.cache[clientID]
+	return e, ok && f.now().Before(e.expires)
+}
+
+// remember caches an entry for ttl (not at all for zero), keeping the
+// cache within cimdCacheSize: expired entries go first, then the entry
+// closest to expiring.
+func (f *cimdFetcher) remember(clientID string, e cimdEntry, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	now := f.now()
+	e.expires = now.Add(ttl)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.cache[clientID]; !ok && len(f.cache) >= cimdCacheSize {
+		soonest := ""
+		for k, old := range f.cache {
+			if !now.Before(old.expires) {
+				delete(f.cache, k)
+			} else if soonest == "" || old.expires.Before(f.cache[soonest].expires) {
+				soonest = k
+			}
+		}
+		if len(f.cache) >= cimdCacheSize {
+			delete(f.cache, soonest)
+		}
+	}
+	f.cache[clientID] = e
+}
+
+// load fetches and validates a document, holding one of the fetch slots.
+func (f *cimdFetcher) load(ctx context.Context, clientID string) (*interactiveClient, time.Duration, error) {
+	wait := time.NewTimer(cimdTimeout)
+	defer wait.Stop()
+	select {
+	case f.inFlight <- struct{}{}:
+		defer func() { <-f.inFlight }()
+	case <-wait.C:
+		return nil, 0, errCIMDBusy
+	case <-ctx.Done():
+		return nil, 0, errCIMDBusy
+	}
 	doc, ttl, err := f.fetch(ctx, clientID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	c, err := f.validate(clientID, doc)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if ttl > 0 {
-		f.mu.Lock()
-		if len(f.cache) >= cimdCacheSize {
-			for k, old := range f.cache {
-				if !now.Before(old.expires) || len(f.cache) >= cimdCacheSize {
-					delete(f.cache, k)
-				}
-			}
-		}
-		f.cache[clientID] = cimdEntry{client: c, expires: now.Add(ttl)}
-		f.mu.Unlock()
-	}
-	return c, nil
+	return c, ttl, nil
 }
 
 func (f *cimdFetcher) fetch(ctx context.Context, clientID string) (*metadataDocument, time.Duration, error) {
@@ -220,18 +304,18 @@ func cacheTTL(cc string) time.Duration {
 // validate checks a document against its URL and OrgScope's rules.
 func (f *cimdFetcher) validate(clientID string, doc *metadataDocument) (*interactiveClient, error) {
 	if doc.ClientID != clientID {
-		return nil, fmt.Errorf("the client's metadata document names client_id %q, not the URL it was fetched from", doc.ClientID)
+		return nil, errors.New("the client's metadata document names client_id other than the URL it was fetched from")
 	}
 	if len(doc.RedirectURIs) == 0 {
 		return nil, errors.New("the client's metadata document lists no redirect_uris")
 	}
-	for _, r := range doc.RedirectURIs {
+	for i, r := range doc.RedirectURIs {
 		if err := checkRedirectURI(r, f.schemes); err != nil {
-			return nil, fmt.Errorf("the client's metadata document: %v", err)
+			return nil, fmt.Errorf("the client's metadata document: redirect_uris[%d] %w", i, err)
 		}
 	}
 	if m := doc.TokenEndpointAuthMethod; m != "" && m != "none" {
-		return nil, fmt.Errorf("the client's metadata document asks for token_endpoint_auth_method %q; only public clients (none) are supported", m)
+		return nil, errors.New("the client's metadata document asks for a token_endpoint_auth_method other than none; only public clients are supported")
 	}
 	grants := doc.GrantTypes
 	if len(grants) == 0 {
@@ -239,14 +323,16 @@ func (f *cimdFetcher) validate(clientID string, doc *metadataDocument) (*interac
 	}
 	for _, g := range grants {
 		if g != "authorization_code" && g != "refresh_token" {
-			return nil, fmt.Errorf("the client's metadata document asks for grant type %q, which a self-described client may not use", g)
+			return nil, errors.New("the client's metadata document asks for a grant type other than authorization_code and refresh_token, which a self-described client may not use")
 		}
 	}
-	u, _ := url.Parse(clientID)
+	// The MCP authorization text requires client_name: it is what the
+	// person is asked to trust on the consent page.
 	name := strings.TrimSpace(doc.ClientName)
 	if name == "" {
-		name = u.Host
+		return nil, errors.New("the client's metadata document has no client_name")
 	}
+	u, _ := url.Parse(clientID)
 	return &interactiveClient{
 		ID:           clientID,
 		Name:         name,

@@ -156,7 +156,7 @@ func TestMetadataDocumentClients(t *testing.T) {
 	}{
 		{"/liar.json", "names client_id"},
 		{"/secret.json", "only public clients"},
-		{"/cc.json", "client_credentials"},
+		{"/cc.json", "grant type other than"},
 		{"/evil-redirect.json", "loopback"},
 		{"/huge.json", "larger than"},
 		{"/elsewhere.json", "could not be fetched"},

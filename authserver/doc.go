@@ -11,6 +11,13 @@
 // resource this server protects: RFC 8707 resource (or Kinde's audience)
 // may name it and nothing else.
 //
+// Everything an anonymous party can call is bounded: requests per client
+// address (Options.RateLimit), registrations and unfinished sign-ins per
+// address, password guesses per account, and the outbound fetches of
+// Client ID Metadata Documents. Errors found before a person signs in are
+// shown on OrgScope's own page, never redirected to a self-registered
+// client's URI.
+//
 // Only cmd and tests import this package, so an external issuer replaces it
 // without touching the resource server. It imports auth for the scope
 // hierarchy and the resource-URI rule, so issuer and resource server cannot

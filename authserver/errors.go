@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 )
 
-// oauthError is an RFC 6749 §5.2 error response.
+// oauthError is an RFC 6749 §5.2 error response (and, at the registration
+// endpoint, an RFC 7591 §3.2.2 one: the same two members).
 type oauthError struct {
 	status      int
 	code        string
@@ -15,6 +18,8 @@ type oauthError struct {
 	// the client tried to authenticate with the Authorization header.
 	basicChallenge bool
 	retryAfter     int
+	// allow is the Allow header of a 405.
+	allow string
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.description }
@@ -60,6 +65,25 @@ func errServer() *oauthError {
 		description: "the authorization server failed to process the request"}
 }
 
+// errMethod is a 405 naming the methods the endpoint accepts.
+func errMethod(allow string) *oauthError {
+	return &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", allow: allow,
+		description: "this endpoint accepts " + allow + " only"}
+}
+
+// errTooMany is a 429: OAuth defines no code for it, so it borrows
+// temporarily_unavailable, and Retry-After says when to come back.
+func errTooMany(wait time.Duration, what string) *oauthError {
+	secs := retryAfterSeconds(wait)
+	return &oauthError{status: http.StatusTooManyRequests, code: "temporarily_unavailable", retryAfter: secs,
+		description: what + "; retry after " + strconv.Itoa(secs) + " s"}
+}
+
+// retryAfterSeconds rounds a wait up to whole seconds, at least one.
+func retryAfterSeconds(wait time.Duration) int {
+	return max(1, int((wait+time.Second-1)/time.Second))
+}
+
 // writeJSON sends v with the headers every token-endpoint answer needs.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
@@ -70,6 +94,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// writeOAuthError is the one writer of OAuth error bodies: whatever a
+// refusal says, error and error_description leave here restricted to the
+// characters RFC 6749 §5.2 allows.
 func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.basicChallenge {
 		w.Header().Set("WWW-Authenticate", `Basic realm="orgscope", charset="UTF-8"`)
@@ -77,7 +104,28 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
-	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": e.description})
+	if e.allow != "" {
+		w.Header().Set("Allow", e.allow)
+	}
+	writeJSON(w, e.status, map[string]string{"error": oauthText(e.code), "error_description": oauthText(e.description)})
+}
+
+// oauthText keeps only the characters RFC 6749 §5.2 allows in error and
+// error_description (%x20-21 / %x23-5B / %x5D-7E): a double quote becomes
+// a single one, a backslash a slash, anything else outside the set (control
+// characters, non-ASCII) a question mark.
+func oauthText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r >= 0x20 && r <= 0x7E:
+			return r
+		}
+		return '?'
+	}, s)
 }
 
 // writeJSONBody sends v as JSON with the headers already set on w.

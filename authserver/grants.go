@@ -32,7 +32,7 @@ func (s *Server) authorizationCodeGrant(r *http.Request) (*tokenResponse, *oauth
 	if oerr != nil {
 		return nil, oerr
 	}
-	client, oerr := s.authenticateInteractive(ctx, cred)
+	client, oerr := s.authenticateInteractive(ctx, cred, "authorization_code")
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -98,7 +98,7 @@ func (s *Server) refreshTokenGrant(r *http.Request) (*tokenResponse, *oauthError
 	if oerr != nil {
 		return nil, oerr
 	}
-	client, oerr := s.authenticateInteractive(ctx, cred)
+	client, oerr := s.authenticateInteractive(ctx, cred, "refresh_token")
 	if oerr != nil {
 		return nil, oerr
 	}

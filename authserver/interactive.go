@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"slices"
 
@@ -82,19 +83,32 @@ func localOnly(uris []string) bool {
 
 // authenticateInteractive authenticates a client at the token endpoint for
 // the authorization_code and refresh_token grants: public clients send
-// their client_id alone, confidential ones their secret too.
-func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredentials) (*interactiveClient, *oauthError) {
+// their client_id alone, confidential ones their secret too. A machine
+// client that authenticates is refused for the grant (unauthorized_client),
+// one that does not for its credentials (invalid_client): authentication
+// comes first.
+func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredentials, grant string) (*interactiveClient, *oauthError) {
 	if cred.id == "" {
 		return nil, errInvalidClient(cred.viaBasic)
 	}
 	c, err := s.interactiveClient(ctx, cred.id)
 	if err != nil {
-		if errors.Is(err, errUnknownClient) || errors.Is(err, errNotInteractive) {
+		if errors.Is(err, errNotInteractive) {
+			if _, oerr := s.authenticateClient(ctx, cred); oerr != nil {
+				return nil, oerr
+			}
+			return nil, errUnauthorizedClient("this machine client may use client_credentials only")
+		}
+		if errors.Is(err, errUnknownClient) {
 			secretMatches(cred.secret, dummyHash)
 			return nil, errInvalidClient(cred.viaBasic)
 		}
+		if errors.Is(err, errCIMDBusy) {
+			return nil, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+				description: err.Error(), retryAfter: 5}
+		}
 		if isMetadataDocumentURL(cred.id) {
-			return nil, &oauthError{status: 400, code: "invalid_client", description: err.Error()}
+			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_client", description: err.Error()}
 		}
 		return nil, s.storeFailure(ctx, "get client", err)
 	}
@@ -102,12 +116,20 @@ func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredent
 		if cred.secret != "" {
 			return nil, errInvalidClient(cred.viaBasic)
 		}
-		return c, nil
+		return c, checkGrant(c, grant)
 	}
 	if !secretMatches(cred.secret, c.SecretHash) {
 		return nil, errInvalidClient(cred.viaBasic)
 	}
-	return c, nil
+	return c, checkGrant(c, grant)
+}
+
+// checkGrant refuses a grant the client did not register.
+func checkGrant(c *interactiveClient, grant string) *oauthError {
+	if grant != "" && !hasGrant(c, grant) {
+		return errUnauthorizedClient("this client did not register the " + grant + " grant")
+	}
+	return nil
 }
 
 // RoleScopes are the scopes a signed-in user's role allows: admins may

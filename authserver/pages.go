@@ -6,7 +6,9 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/orgscope/orgscope/auth"
 )
@@ -84,6 +86,12 @@ func (s *Server) renderError(w http.ResponseWriter, status int, heading, message
 	s.render(w, status, pages.failure, map[string]any{"Title": heading, "Heading": heading, "Message": message})
 }
 
+// renderTooMany shows a 429 page with Retry-After.
+func (s *Server) renderTooMany(w http.ResponseWriter, wait time.Duration, message string) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+	s.renderError(w, http.StatusTooManyRequests, "Too many requests", message)
+}
+
 // formTarget returns the CSP source of a redirect URI: its origin for
 // http(s), its scheme for a private-use scheme.
 func formTarget(redirectURI string) string {
@@ -100,6 +108,11 @@ func formTarget(redirectURI string) string {
 func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != AssetsPath+"/style.css" {
 		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "use GET", http.StatusMethodNotAllowed)
 		return
 	}
 	css, _ := webFS.ReadFile("web/style.css")

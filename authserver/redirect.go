@@ -1,7 +1,7 @@
 package authserver
 
 import (
-	"fmt"
+	"errors"
 	"net"
 	"net/url"
 	"slices"
@@ -21,36 +21,37 @@ var forbiddenSchemes = []string{"javascript", "data", "file", "vbscript", "about
 // checkRedirectURI validates a redirect URI a client registers: https;
 // http on a loopback address (RFC 8252 §7.3); or a private-use scheme that
 // is reverse-domain style (contains a dot) or in allowedSchemes. No
-// fragment, no userinfo.
+// fragment, no userinfo. The error says what is wrong without repeating
+// the URI (it ends up in error_description); callers say which URI.
 func checkRedirectURI(raw string, allowedSchemes []string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
-		return fmt.Errorf("redirect URI %q is not an absolute URI", raw)
+		return errors.New("is not an absolute URI")
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("redirect URI %q must not have a fragment", raw)
+		return errors.New("must not have a fragment")
 	}
 	if u.User != nil {
-		return fmt.Errorf("redirect URI %q must not carry userinfo", raw)
+		return errors.New("must not carry userinfo")
 	}
 	scheme := strings.ToLower(u.Scheme)
 	switch {
 	case scheme == "https":
 		if u.Host == "" {
-			return fmt.Errorf("redirect URI %q has no host", raw)
+			return errors.New("has no host")
 		}
 		return nil
 	case scheme == "http":
 		if !isLoopback(u.Hostname()) {
-			return fmt.Errorf("redirect URI %q: plain http is allowed only for loopback addresses (127.0.0.1, [::1], localhost)", raw)
+			return errors.New("uses plain http, which is allowed only for loopback addresses (127.0.0.1, [::1], localhost)")
 		}
 		return nil
 	case slices.Contains(forbiddenSchemes, scheme):
-		return fmt.Errorf("redirect URI %q uses a forbidden scheme", raw)
+		return errors.New("uses a forbidden scheme")
 	case strings.Contains(scheme, ".") || slices.Contains(allowedSchemes, scheme):
 		return nil
 	}
-	return fmt.Errorf("redirect URI %q: use https, http on a loopback address, or a reverse-domain private-use scheme", raw)
+	return errors.New("must use https, http on a loopback address, or a reverse-domain private-use scheme")
 }
 
 // isLoopback reports whether host is a loopback address or "localhost".

@@ -69,10 +69,10 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) {
 	ctx := r.Context()
 	if r.Method != http.MethodPost {
-		return nil, errInvalidRequest("registration accepts POST only")
+		return nil, errMethod("OPTIONS, POST")
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return nil, errInvalidRequest("the body must be application/json client metadata (RFC 7591)")
+		return nil, registrationError("invalid_client_metadata", "the body must be application/json client metadata (RFC 7591)")
 	}
 	var req registrationRequest
 	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxFormBytes)).Decode(&req); err != nil {
@@ -81,9 +81,9 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 	if len(req.RedirectURIs) == 0 || len(req.RedirectURIs) > 10 {
 		return nil, registrationError("invalid_redirect_uri", "register between 1 and 10 redirect_uris")
 	}
-	for _, u := range req.RedirectURIs {
+	for i, u := range req.RedirectURIs {
 		if err := checkRedirectURI(u, s.opts.RedirectSchemes); err != nil {
-			return nil, registrationError("invalid_redirect_uri", err.Error())
+			return nil, registrationError("invalid_redirect_uri", fmt.Sprintf("redirect_uris[%d] %v", i, err))
 		}
 	}
 	method := req.TokenEndpointAuthMethod
@@ -91,7 +91,7 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 		method = "client_secret_basic" // RFC 7591 §2's default
 	}
 	if !slices.Contains([]string{"none", "client_secret_basic", "client_secret_post"}, method) {
-		return nil, registrationError("invalid_client_metadata", fmt.Sprintf("token_endpoint_auth_method %q is not supported (none, client_secret_basic, client_secret_post)", method))
+		return nil, registrationError("invalid_client_metadata", "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
 	}
 	grants := req.GrantTypes
 	if len(grants) == 0 {
@@ -103,7 +103,7 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 		case "client_credentials":
 			return nil, registrationError("invalid_client_metadata", "self-registered clients cannot use client_credentials; ask an administrator for a machine client")
 		default:
-			return nil, registrationError("invalid_client_metadata", fmt.Sprintf("grant type %q is not supported", g))
+			return nil, registrationError("invalid_client_metadata", "grant_types may contain only authorization_code and refresh_token")
 		}
 	}
 	if !slices.Contains(grants, "authorization_code") {
@@ -114,7 +114,7 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 		responses = []string{"code"}
 	}
 	if !slices.Equal(responses, []string{"code"}) {
-		return nil, registrationError("invalid_client_metadata", "response_types must be [\"code\"]")
+		return nil, registrationError("invalid_client_metadata", "response_types must be code alone")
 	}
 	scopes := auth.AllScopes
 	if strings.TrimSpace(req.Scope) != "" {
@@ -128,8 +128,19 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 		name = "Unnamed application"
 	}
 
-	// Open registration is bounded: idle registrations expire, and the
-	// total is capped.
+	// Open registration is bounded: per address, idle registrations
+	// expire, and the total is capped.
+	addr, slot := clientAddress(r), randomToken(16)
+	if ok, wait := s.registrations.take(addr, slot, s.opts.Now()); !ok {
+		s.log.InfoContext(ctx, "registration limited", "address", addr)
+		return nil, errTooMany(wait, "this address has registered as many clients as it may for now")
+	}
+	registered := false
+	defer func() {
+		if !registered {
+			s.registrations.release(slot)
+		}
+	}()
 	idleCutoff := s.opts.Now().Add(-s.opts.RegisteredClientIdle)
 	if _, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered, idleCutoff, idleCutoff); err != nil {
 		return nil, s.storeFailure(ctx, "expire idle clients", err)
@@ -164,6 +175,7 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 	if err != nil {
 		return nil, s.storeFailure(ctx, "create client", err)
 	}
+	registered = true
 	s.log.InfoContext(ctx, "client registered", "client_id", c.ID, "client_name", c.Name, "auth_method", method)
 	resp := &registrationResponse{
 		ClientID: c.ID, ClientSecret: secret, ClientIDIssuedAt: c.CreatedAt.Unix(),

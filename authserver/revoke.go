@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
@@ -42,9 +43,9 @@ func (s *Server) ownToken(token string) *tokenClaims {
 
 // formClient authenticates the client calling revocation or introspection:
 // a machine client, or a registered or metadata-document client.
-func (s *Server) formClient(r *http.Request) (clientID string, confidential bool, oerr *oauthError) {
+func (s *Server) formClient(r *http.Request, allow string) (clientID string, confidential bool, oerr *oauthError) {
 	if r.Method != http.MethodPost {
-		return "", false, errInvalidRequest("use POST")
+		return "", false, errMethod(allow)
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -59,7 +60,7 @@ func (s *Server) formClient(r *http.Request) (clientID string, confidential bool
 			return c.ID, true, nil
 		}
 	}
-	c, oerr := s.authenticateInteractive(r.Context(), cred)
+	c, oerr := s.authenticateInteractive(r.Context(), cred, "")
 	if oerr != nil {
 		return "", false, oerr
 	}
@@ -71,7 +72,7 @@ func (s *Server) formClient(r *http.Request) (clientID string, confidential bool
 // unknown token is answered 200 too. client_credentials tokens are not
 // revocable (they are short-lived and carry no grant).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	clientID, _, oerr := s.formClient(r)
+	clientID, _, oerr := s.formClient(r, "OPTIONS, POST")
 	if oerr != nil {
 		writeOAuthError(w, oerr)
 		return
@@ -120,9 +121,12 @@ type introspection struct {
 	OrgCode   string   `json:"org_code,omitempty"`
 }
 
-// handleIntrospect tells a confidential client whether a token is active.
+// handleIntrospect tells a confidential client whether a token is active:
+// a token issued to that client, or any token when the client is one of
+// Options.IntrospectionClients. About every other token it learns nothing
+// but {"active": false} (RFC 7662 §4), the answer an unknown token gets.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	_, confidential, oerr := s.formClient(r)
+	caller, confidential, oerr := s.formClient(r, "POST")
 	if oerr == nil && !confidential {
 		oerr = errUnauthorizedClient("introspection needs a confidential client")
 	}
@@ -132,8 +136,11 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	token := r.PostForm.Get("token")
+	mayKnow := func(issuedTo string) bool {
+		return issuedTo == caller || slices.Contains(s.opts.IntrospectionClients, caller)
+	}
 	out := introspection{}
-	if c := s.ownToken(token); c != nil && auth.ResourceMatches(c.Audience, s.opts.Resource) {
+	if c := s.ownToken(token); c != nil && auth.ResourceMatches(c.Audience, s.opts.Resource) && mayKnow(c.ClientID) {
 		active := true
 		if c.GrantID != "" {
 			g, err := s.opts.Store.GetGrant(ctx, c.GrantID)
@@ -144,7 +151,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 				TokenType: "Bearer", Expiry: c.Expiry.Time().Unix(), IssuedAt: c.IssuedAt.Time().Unix(),
 				Issuer: c.Issuer, Audience: c.Audience, TokenID: c.ID, OrgCode: c.OrgCode}
 		}
-	} else if rt, g, err := s.opts.Store.LookupRefreshToken(ctx, hashToken(token)); err == nil &&
+	} else if rt, g, err := s.opts.Store.LookupRefreshToken(ctx, hashToken(token)); err == nil && mayKnow(g.ClientID) &&
 		!g.Revoked() && rt.RotatedAt.IsZero() && s.opts.Now().Before(rt.ExpiresAt) {
 		out = introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: g.ClientID, Subject: g.UserID,
 			TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), Issuer: s.opts.Issuer, OrgCode: g.OrgCode}

@@ -87,6 +87,27 @@ type Options struct {
 	// HashPassword); sign-in compares against a dummy hash of the same cost
 	// when no account matches. Zero means DefaultPasswordCost.
 	PasswordCost int
+	// RateLimit bounds the requests one client address may send to any
+	// endpoint under /oauth2/ (the stylesheet aside); the zero value
+	// disables it. Addresses are the TCP peer's, IPv6 ones by their /64.
+	RateLimit RateLimit
+	// RegistrationsPerAddress bounds the clients one address may register
+	// per hour; zero means DefaultRegistrationsPerAddress, negative no
+	// bound. PendingSignInsPerAddress bounds the unfinished sign-ins one
+	// address may have open; zero means DefaultPendingSignInsPerAddress,
+	// negative no bound. Both are counted in memory, per replica.
+	RegistrationsPerAddress  int
+	PendingSignInsPerAddress int
+	// IntrospectionClients are the ids of clients (resource servers) that
+	// may learn about any token at /oauth2/introspect. Every other client
+	// learns only about tokens issued to itself; for the rest the answer is
+	// {"active": false} (RFC 7662 §4).
+	IntrospectionClients []string
+	// AllowedOrigins are the browser origins that may call the token,
+	// registration and revocation endpoints (CORS); "*" allows any. When
+	// the issuer is on a loopback address, loopback origins are allowed
+	// too. Credentials are never allowed.
+	AllowedOrigins []string
 	// Logger receives one line per issued or refused token (never the token
 	// or a secret). Nil discards.
 	Logger *slog.Logger
@@ -103,7 +124,13 @@ type Server struct {
 	dummyPasswordHash func() []byte
 	signer            jose.Signer
 	keys              []jose.JSONWebKey
-	mux               *http.ServeMux
+	handler           http.Handler
+
+	rate          *buckets        // per address, every endpoint
+	registrations *slots          // per address, per hour
+	pending       *slots          // per address, unfinished sign-ins
+	signIns       *signInThrottle // per account
+	cors          *corsPolicy
 }
 
 // New loads (or on first start creates) the signing key and returns the
@@ -134,7 +161,21 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.PasswordCost == 0 {
 		opts.PasswordCost = DefaultPasswordCost
 	}
-	s := &Server{opts: opts, log: opts.Logger}
+	if opts.RegistrationsPerAddress == 0 {
+		opts.RegistrationsPerAddress = DefaultRegistrationsPerAddress
+	}
+	if opts.PendingSignInsPerAddress == 0 {
+		opts.PendingSignInsPerAddress = DefaultPendingSignInsPerAddress
+	}
+	s := &Server{
+		opts:          opts,
+		log:           opts.Logger,
+		rate:          newBuckets(opts.RateLimit),
+		registrations: newSlots(opts.RegistrationsPerAddress, registrationWindow),
+		pending:       newSlots(opts.PendingSignInsPerAddress, authRequestTTL),
+		signIns:       newSignInThrottle(),
+		cors:          newCORSPolicy(opts.Issuer, opts.AllowedOrigins),
+	}
 	s.dummyPasswordHash = sync.OnceValue(func() []byte {
 		h, _ := bcrypt.GenerateFromPassword([]byte("no such user"), opts.PasswordCost)
 		return h
@@ -156,21 +197,24 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("authserver: signer: %w", err)
 	}
 
-	s.mux = http.NewServeMux()
-	s.mux.HandleFunc(TokenPath, s.handleToken)
-	s.mux.HandleFunc(JWKSPath, s.handleJWKS)
-	s.mux.HandleFunc(AuthorizePath, s.handleAuthorize)
-	s.mux.HandleFunc(LoginPath, s.handleLogin)
-	s.mux.HandleFunc(ConsentPath, s.handleConsent)
-	s.mux.HandleFunc(RegisterPath, s.handleRegister)
-	s.mux.HandleFunc(RevokePath, s.handleRevoke)
-	s.mux.HandleFunc(IntrospectPath, s.handleIntrospect)
-	s.mux.HandleFunc(AssetsPath+"/", s.handleAssets)
+	mux := http.NewServeMux()
+	mux.HandleFunc(TokenPath, s.handleToken)
+	mux.HandleFunc(JWKSPath, s.handleJWKS)
+	mux.HandleFunc(AuthorizePath, s.handleAuthorize)
+	mux.HandleFunc(LoginPath, s.handleLogin)
+	mux.HandleFunc(ConsentPath, s.handleConsent)
+	mux.HandleFunc(RegisterPath, s.handleRegister)
+	mux.HandleFunc(RevokePath, s.handleRevoke)
+	mux.HandleFunc(IntrospectPath, s.handleIntrospect)
+	mux.HandleFunc(AssetsPath+"/", s.handleAssets)
+	// CORS outside the rate limit: preflights cost nothing, and a browser
+	// client must be able to read a 429.
+	s.handler = s.withCORS(s.limited(mux))
 	return s, nil
 }
 
 // Handler serves the issuer's endpoints (everything under /oauth2/).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // PublicKeys returns the keys tokens are signed with, for the resource
 // server's verifier.
@@ -206,14 +250,21 @@ func (s *Server) Metadata() *oauthex.AuthServerMeta {
 	}
 }
 
-// handleJWKS publishes the public keys (RFC 7517).
+// handleJWKS publishes the public keys (RFC 7517), to any origin.
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET")
-		writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", description: "use GET"})
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD")
+		w.Header().Set("Access-Control-Allow-Headers", corsAllowHeaders)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		writeOAuthError(w, errMethod("GET, HEAD, OPTIONS"))
 		return
 	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	writeJSONBody(w, jose.JSONWebKeySet{Keys: s.keys})

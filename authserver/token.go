@@ -3,7 +3,6 @@ package authserver
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"mime"
 	"net/http"
 	"slices"
@@ -42,7 +41,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) token(r *http.Request) (*tokenResponse, *oauthError) {
 	if r.Method != http.MethodPost {
-		return nil, errInvalidRequest("the token endpoint accepts POST only")
+		return nil, errMethod("OPTIONS, POST")
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		return nil, errInvalidRequest("the body must be application/x-www-form-urlencoded")
@@ -55,7 +54,7 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *oauthError) {
 		// RFC 6749 §3.2: parameters must not repeat; RFC 8707 lets
 		// resource repeat.
 		if len(values) > 1 && name != "resource" {
-			return nil, errInvalidRequest(fmt.Sprintf("parameter %q is repeated", name))
+			return nil, errInvalidRequest("a parameter other than resource is repeated")
 		}
 	}
 	switch gt := r.PostForm.Get("grant_type"); gt {
@@ -68,7 +67,7 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *oauthError) {
 	case "":
 		return nil, errInvalidRequest("grant_type is required")
 	default:
-		return nil, errUnsupportedGrant(fmt.Sprintf("grant_type %q is not supported here", gt))
+		return nil, errUnsupportedGrant("this grant_type is not supported; use client_credentials, authorization_code or refresh_token")
 	}
 }
 
@@ -78,6 +77,14 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 	cred, oerr := readClientCredentials(r)
 	if oerr != nil {
 		return nil, oerr
+	}
+	if cred.id != "" && cred.secret == "" {
+		// A public client has no secret: its client_id is all it presents.
+		// Known as such, it is refused for the grant, not for its
+		// authentication.
+		if c, err := s.interactiveClient(ctx, cred.id); err == nil && c.public() {
+			return nil, errUnauthorizedClient("a public client may not use client_credentials")
+		}
 	}
 	client, oerr := s.authenticateClient(ctx, cred)
 	if oerr != nil {
@@ -131,7 +138,7 @@ func (s *Server) audience(r *http.Request) (string, *oauthError) {
 	requested := append(r.PostForm["resource"], r.PostForm["audience"]...)
 	for _, a := range requested {
 		if !auth.ResourceMatches([]string{a}, s.opts.Resource) {
-			return "", errInvalidTarget(fmt.Sprintf("this server issues tokens only for %s, not %q", s.opts.Resource, a))
+			return "", errInvalidTarget("this server issues tokens only for " + s.opts.Resource)
 		}
 	}
 	return s.opts.Resource, nil

@@ -104,16 +104,16 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 		}
 	})
 
-	t.Run("plain PKCE and no PKCE are refused", func(t *testing.T) {
+	t.Run("plain PKCE and no PKCE are refused on OrgScope's page", func(t *testing.T) {
 		for _, edit := range []func(url.Values){
 			func(v url.Values) { v.Set("code_challenge_method", "plain"); v.Set("code_challenge", "x") },
 			func(v url.Values) { v.Del("code_challenge"); v.Del("code_challenge_method") },
 		} {
 			f := newFlow(t, s, client)
 			edit(f.params)
-			target, q := f.browser.get(authorizeURL(s, f.params)).redirectParams(t)
-			if target != redirect || q.Get("error") != "invalid_request" || q.Get("state") != "state-123" || q.Get("iss") != s.URL {
-				t.Errorf("%s %v", target, q)
+			p := f.browser.get(authorizeURL(s, f.params))
+			if p.status != 400 || p.header.Get("Location") != "" || !strings.Contains(p.errorText(), "invalid_request") {
+				t.Errorf("%d %q %q", p.status, p.header.Get("Location"), p.errorText())
 			}
 		}
 	})
@@ -187,8 +187,9 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 	t.Run("unknown resource", func(t *testing.T) {
 		f := newFlow(t, s, client)
 		f.params.Set("resource", "https://other.example/mcp")
-		if _, q := f.browser.get(authorizeURL(s, f.params)).redirectParams(t); q.Get("error") != "invalid_target" {
-			t.Errorf("%v", q)
+		if p := f.browser.get(authorizeURL(s, f.params)); p.status != 400 || p.header.Get("Location") != "" ||
+			!strings.Contains(p.errorText(), "invalid_target") {
+			t.Errorf("%d %q %q", p.status, p.header.Get("Location"), p.errorText())
 		}
 	})
 
@@ -333,8 +334,8 @@ func TestMetadataDocumentOnPrivateAddress(t *testing.T) {
 
 // TestRevocationAndIntrospection: RFC 7009 revocation of a refresh token
 // revokes its grant (and so the access tokens issued from it); RFC 7662
-// introspection answers for access and refresh tokens, to confidential
-// clients only.
+// introspection answers for access and refresh tokens, to the confidential
+// client they were issued to.
 func TestRevocationAndIntrospection(t *testing.T) {
 	s := startServer(t, serverOptions{})
 	client := publicClient(t, s, redirect)
@@ -342,24 +343,32 @@ func TestRevocationAndIntrospection(t *testing.T) {
 	_, tok := f.exchange(f.code(s.Users["ada@acme.example"]).Get("code"), nil)
 	access, refreshToken := tok["access_token"].(string), tok["refresh_token"].(string)
 	machine := s.Clients["org_beta"]
+	// The confidential client introspects tokens issued to it.
+	app, appSecret := confidentialClient(t, s)
+	cf := newFlow(t, s, app)
+	_, ctok := cf.exchange(cf.code(s.Users["ada@acme.example"]).Get("code"), func(v url.Values) { v.Set("client_secret", appSecret) })
+	appAccess, appRefresh := ctok["access_token"].(string), ctok["refresh_token"].(string)
 	introspect := func(token string) map[string]any {
 		status, body := formPost(t, s.URL+"/oauth2/introspect", url.Values{"token": {token},
-			"client_id": {machine.ID}, "client_secret": {machine.Secret}})
+			"client_id": {app}, "client_secret": {appSecret}})
 		if status != 200 {
 			t.Fatalf("introspect: %d %v", status, body)
 		}
 		return body
 	}
-
-	if got := introspect(access); got["active"] != true || got["org_code"] != "org_acme" || got["client_id"] != client ||
+	if got := introspect(appAccess); got["active"] != true || got["org_code"] != "org_acme" || got["client_id"] != app ||
 		got["scope"] != "read:users write:users" {
 		t.Errorf("introspect access token: %v", got)
 	}
-	if got := introspect(refreshToken); got["active"] != true || got["token_type"] != "refresh_token" {
+	if got := introspect(appRefresh); got["active"] != true || got["token_type"] != "refresh_token" {
 		t.Errorf("introspect refresh token: %v", got)
 	}
 	if got := introspect("garbage"); got["active"] != false || len(got) != 1 {
 		t.Errorf("introspect garbage: %v", got)
+	}
+	// Another client's tokens are not its business.
+	if got := introspect(access); got["active"] != false || len(got) != 1 {
+		t.Errorf("introspect another client's token: %v", got)
 	}
 	// A public client cannot introspect.
 	if status, body := formPost(t, s.URL+"/oauth2/introspect", url.Values{"token": {access}, "client_id": {client}}); status == 200 {
@@ -380,7 +389,24 @@ func TestRevocationAndIntrospection(t *testing.T) {
 	if status, body := refresh(t, s, client, refreshToken); status != 400 || body["error"] != "invalid_grant" {
 		t.Errorf("revoked refresh token: %d %v", status, body)
 	}
-	if got := introspect(access); got["active"] != false {
+	if status, _ := formPost(t, s.URL+"/oauth2/revoke", url.Values{"token": {appRefresh}, "client_id": {app}, "client_secret": {appSecret}}); status != 200 {
+		t.Fatalf("revoke: %d", status)
+	}
+	if got := introspect(appAccess); got["active"] != false {
 		t.Errorf("introspect a revoked access token: %v", got)
 	}
+}
+
+// confidentialClient registers a client with a secret and the loopback
+// redirect URI.
+func confidentialClient(t *testing.T, s *testServer) (id, secret string) {
+	t.Helper()
+	status, out := registerClient(t, s, map[string]any{
+		"client_name": "E2E confidential agent", "redirect_uris": []string{redirect},
+		"token_endpoint_auth_method": "client_secret_post", "grant_types": []string{"authorization_code", "refresh_token"},
+	})
+	if status != http.StatusCreated {
+		t.Fatalf("register: %d %v", status, out)
+	}
+	return out["client_id"].(string), out["client_secret"].(string)
 }

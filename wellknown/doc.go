@@ -4,6 +4,6 @@
 // with its OpenID Connect discovery alias.
 //
 // The documents are plain values of the go-sdk's oauthex types, built by the
-// caller; this package only routes them, with CORS for GET and OPTIONS so
+// caller; this package only routes them, with CORS for GET, HEAD and OPTIONS so
 // that browser-based MCP clients can read them.
 package wellknown

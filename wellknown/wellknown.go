@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 
-	mcpauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
@@ -43,7 +42,8 @@ func ResourceMetadataURL(resource string) (string, error) {
 
 // Mount registers the documents on mux: the PRM at its path-inserted URL and
 // at the root variant (clients that probe the root find the same document),
-// and the AS metadata at both RFC 8414 and OIDC discovery paths.
+// and the AS metadata at the RFC 8414 path and, as an OpenID Connect
+// Discovery document, at the OIDC path.
 func Mount(mux *http.ServeMux, docs Documents) error {
 	if docs.Resource == nil || docs.Resource.Resource == "" {
 		return fmt.Errorf("wellknown: Resource metadata with a resource URI is required")
@@ -52,7 +52,10 @@ func Mount(mux *http.ServeMux, docs Documents) error {
 	if err != nil {
 		return fmt.Errorf("wellknown: %w", err)
 	}
-	prm := cacheable(mcpauth.ProtectedResourceMetadataHandler(docs.Resource))
+	prm, err := documentHandler(docs.Resource)
+	if err != nil {
+		return err
+	}
 	mux.Handle(ProtectedResourcePath+strings.TrimSuffix(u.EscapedPath(), "/"), prm)
 	if u.EscapedPath() != "" && u.EscapedPath() != "/" {
 		mux.Handle(ProtectedResourcePath, prm)
@@ -62,42 +65,79 @@ func Mount(mux *http.ServeMux, docs Documents) error {
 		if err != nil {
 			return err
 		}
+		oidc, err := OpenIDHandler(docs.AuthServer)
+		if err != nil {
+			return err
+		}
 		mux.Handle(AuthServerPath, as)
-		mux.Handle(OpenIDPath, as)
+		mux.Handle(OpenIDPath, oidc)
 	}
 	return nil
 }
 
 // AuthServerHandler serves RFC 8414 metadata (the go-sdk has the type but no
-// handler). The document is encoded once.
+// handler).
 func AuthServerHandler(meta *oauthex.AuthServerMeta) (http.Handler, error) {
-	body, err := json.MarshalIndent(meta, "", "  ")
+	return documentHandler(meta)
+}
+
+// OpenIDHandler serves meta as an OpenID Connect Discovery 1.0 document:
+// the RFC 8414 members plus the two that OpenID Discovery requires and RFC
+// 8414 does not. OrgScope issues no ID tokens, and the document says so
+// the way OpenID Discovery allows: "openid" is not among scopes_supported,
+// no response type yields an id_token, and there is no userinfo_endpoint.
+// The two required members carry the values that would hold if it did:
+// subjects are the same for every client ("public"), and RS256 — which
+// the specification requires every OpenID Provider to list — is the
+// algorithm OrgScope signs with.
+func OpenIDHandler(meta *oauthex.AuthServerMeta) (http.Handler, error) {
+	raw, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("wellknown: encode metadata: %w", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("wellknown: encode metadata: %w", err)
+	}
+	doc["subject_types_supported"] = []string{"public"}
+	doc["id_token_signing_alg_values_supported"] = []string{"RS256"}
+	return documentHandler(doc)
+}
+
+// Headers of the documents' CORS answers: any origin may read them (they
+// are public), with the headers MCP clients send — the TypeScript SDK adds
+// MCP-Protocol-Version to its discovery requests.
+const (
+	documentMethods      = "GET, HEAD, OPTIONS"
+	documentAllowHeaders = "Content-Type, MCP-Protocol-Version"
+)
+
+// documentHandler serves v, encoded once, to GET and HEAD, answers CORS
+// preflights, and refuses other methods with 405 and Allow.
+func documentHandler(v any) (http.Handler, error) {
+	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("wellknown: encode metadata: %w", err)
 	}
 	body = append(body, '\n')
-	return cacheable(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Content-Type")
+		h.Set("Access-Control-Allow-Methods", documentMethods)
+		h.Set("Access-Control-Allow-Headers", documentAllowHeaders)
+		h.Set("Access-Control-Max-Age", "7200")
 		switch r.Method {
 		case http.MethodOptions:
+			h.Set("Allow", documentMethods)
 			w.WriteHeader(http.StatusNoContent)
 		case http.MethodGet, http.MethodHead:
+			// Clients and proxies may keep the documents for an hour.
+			h.Set("Cache-Control", "public, max-age=3600")
 			h.Set("Content-Type", "application/json")
 			w.Write(body)
 		default:
-			h.Set("Allow", "GET, OPTIONS")
-			http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
+			h.Set("Allow", documentMethods)
+			http.Error(w, "Method not allowed: use GET", http.StatusMethodNotAllowed)
 		}
-	})), nil
-}
-
-// cacheable lets clients and proxies keep the documents for an hour.
-func cacheable(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
+	}), nil
 }

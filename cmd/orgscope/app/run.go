@@ -164,6 +164,8 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		TokenTTL:                     cfg.TokenTTL,
 		PasswordCost:                 cfg.PasswordCost,
 		MetadataDocumentAllowPrivate: cfg.CIMDAllowPrivate,
+		RateLimit:                    issuerRateLimit(cfg.RateLimits),
+		AllowedOrigins:               cfg.AllowedOrigins,
 		Logger:                       logger,
 	})
 	if err != nil {
@@ -186,6 +188,15 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	opts.AuthServer = issuer.Handler()
 	opts.AuthServerMetadata = issuer.Metadata()
 	return nil
+}
+
+// issuerRateLimit is the embedded issuer's per-address limit: the one
+// --signin-rate-limit sets.
+func issuerRateLimit(rl *mcpserver.RateLimits) authserver.RateLimit {
+	if rl == nil {
+		return authserver.RateLimit{}
+	}
+	return authserver.RateLimit{PerSecond: rl.PerAddress, Burst: rl.AddressBurst}
 }
 
 // externalMode makes OrgScope a pure resource server for the configured
