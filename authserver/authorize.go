@@ -15,6 +15,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
+	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -86,7 +88,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		scopes = auth.Narrow(auth.AllScopes, auth.ParseScopes(q.Get("scope")))
 	}
 
-	handle, csrf := randomToken(32), s.browserBinding(w, r)
+	handle, csrf := credential.RandomToken(32), s.browserBinding(w, r)
 	if r.Method == http.MethodHead {
 		// The same answer as GET, without keeping a request nobody can
 		// continue.
@@ -303,7 +305,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, client *i
 	if org, err := s.opts.Store.GetOrg(r.Context(), user.OrgCode); err == nil {
 		orgName = org.Name
 	}
-	granted := auth.Narrow(RoleScopes(user.Role), req.Scopes)
+	granted := auth.Narrow(authz.RoleScopes(string(user.Role)), req.Scopes)
 	var withheld []string
 	for _, sc := range req.Scopes {
 		if !auth.Grants(granted, sc) {
@@ -353,12 +355,12 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	// A role that does not allow some requested scopes narrows the grant;
 	// it does not refuse it.
-	scopes := auth.Narrow(RoleScopes(user.Role), req.Scopes)
+	scopes := auth.Narrow(authz.RoleScopes(string(user.Role)), req.Scopes)
 	if len(scopes) == 0 {
 		back(url.Values{"error": {"invalid_scope"}, "error_description": {"the user's role allows none of the requested scopes"}})
 		return
 	}
-	code := randomToken(32)
+	code := credential.RandomToken(32)
 	err = s.opts.Store.CreateAuthCode(ctx, store.AuthCode{
 		CodeHash:      hashToken(code),
 		ClientID:      req.ClientID,
@@ -421,7 +423,7 @@ func (s *Server) browserBinding(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(name); err == nil && len(c.Value) == 43 {
 		return c.Value
 	}
-	token := randomToken(32)
+	token := credential.RandomToken(32)
 	http.SetCookie(w, &http.Cookie{
 		Name:     name,
 		Value:    token,

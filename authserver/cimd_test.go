@@ -83,7 +83,7 @@ func TestMetadataDocumentClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := authserver.SetPassword(ctx, st, "org_acme", u.Email, "correct horse battery", 4); err != nil {
+	if _, err := setPassword(ctx, st, "org_acme", u.Email, "correct horse battery", 4); err != nil {
 		t.Fatal(err)
 	}
 	host := newCIMDHost(t)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -23,7 +24,7 @@ var pkceVerifier = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
 // hashToken is how codes, refresh tokens and request handles are stored:
 // like client secrets, they are 256-bit random values.
-func hashToken(t string) string { return HashSecret(t) }
+func hashToken(t string) string { return credential.HashSecret(t) }
 
 // authorizationCodeGrant is RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6).
 func (s *Server) authorizationCodeGrant(r *http.Request) (*tokenResponse, *oauthError) {
@@ -129,7 +130,7 @@ func (s *Server) refreshTokenGrant(r *http.Request) (*tokenResponse, *oauthError
 		}
 	}
 
-	next := randomToken(32)
+	next := credential.RandomToken(32)
 	rotated, err := s.opts.Store.RotateRefreshToken(ctx, hashToken(old), store.RefreshToken{
 		TokenHash: hashToken(next), GrantID: grant.ID, ExpiresAt: s.opts.Now().Add(s.opts.RefreshTokenTTL),
 	}, 0)
@@ -158,7 +159,7 @@ func (s *Server) refreshTokenGrant(r *http.Request) (*tokenResponse, *oauthError
 func (s *Server) grantTokens(r *http.Request, client *interactiveClient, grant store.Grant, scopes []string, gty string) (*tokenResponse, *oauthError) {
 	var refresh string
 	if hasGrant(client, "refresh_token") {
-		refresh = randomToken(32)
+		refresh = credential.RandomToken(32)
 		err := s.opts.Store.CreateRefreshToken(r.Context(), store.RefreshToken{
 			TokenHash: hashToken(refresh), GrantID: grant.ID, ExpiresAt: s.opts.Now().Add(s.opts.RefreshTokenTTL),
 		})

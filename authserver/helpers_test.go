@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/orgscope/orgscope/authserver"
+	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -94,7 +95,7 @@ func newFixture(t *testing.T, edit func(*authserver.Options)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := authserver.SetPassword(ctx, f.st, "org_acme", u.Email, adaPassword, 4); err != nil {
+	if _, err := setPassword(ctx, f.st, "org_acme", u.Email, adaPassword, 4); err != nil {
 		t.Fatal(err)
 	}
 	opts := authserver.Options{Issuer: issuer, Resource: resource, Store: f.st, PasswordCost: 4, Now: f.clock.Now,
@@ -218,4 +219,47 @@ func (f *fixture) code(t *testing.T, clientID string) (code, verifier string) {
 		t.Fatalf("consent: %d %s", resp.StatusCode, loc)
 	}
 	return code, verifier
+}
+
+// machineClient describes a machine client a test provisions.
+type machineClient struct {
+	Name, OrgCode string
+	Scopes        []string
+	Properties    map[string]string
+}
+
+// createMachineClient stores a client_credentials client, as the service
+// does, and returns it with its secret.
+func createMachineClient(ctx context.Context, st interface {
+	CreateClient(context.Context, store.Client) (store.Client, error)
+}, mc machineClient) (store.Client, string, error) {
+	secret := credential.NewSecret()
+	c, err := st.CreateClient(ctx, store.Client{
+		ID: credential.RandomHex(16), Name: mc.Name, Kind: store.ClientMachine, OrgCode: mc.OrgCode,
+		SecretHash: credential.HashSecret(secret), Scopes: mc.Scopes, GrantTypes: []string{"client_credentials"},
+		TokenEndpointAuthMethod: "client_secret_basic", Properties: mc.Properties,
+	})
+	return c, secret, err
+}
+
+// setPassword stores a slow hash of password for the user with email in
+// org.
+func setPassword(ctx context.Context, st interface {
+	UserCredentials(context.Context, string) ([]store.UserCredential, error)
+	SetUserPassword(ctx context.Context, orgCode, userID, hash string) error
+}, org, email, password string, cost int) (store.User, error) {
+	creds, err := st.UserCredentials(ctx, email)
+	if err != nil {
+		return store.User{}, err
+	}
+	for _, c := range creds {
+		if c.User.OrgCode == org {
+			hash, err := credential.HashPassword(password, cost)
+			if err != nil {
+				return store.User{}, err
+			}
+			return c.User, st.SetUserPassword(ctx, org, c.User.ID, hash)
+		}
+	}
+	return store.User{}, store.ErrNotFound
 }

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"slices"
 
-	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -100,7 +100,7 @@ func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredent
 			return nil, errUnauthorizedClient("this machine client may use client_credentials only")
 		}
 		if errors.Is(err, errUnknownClient) {
-			secretMatches(cred.secret, dummyHash)
+			credential.SecretMatches(cred.secret, dummyHash)
 			return nil, errInvalidClient(cred.viaBasic)
 		}
 		if errors.Is(err, errCIMDBusy) {
@@ -118,7 +118,7 @@ func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredent
 		}
 		return c, checkGrant(c, grant)
 	}
-	if !secretMatches(cred.secret, c.SecretHash) {
+	if !credential.SecretMatches(cred.secret, c.SecretHash) {
 		return nil, errInvalidClient(cred.viaBasic)
 	}
 	return c, checkGrant(c, grant)
@@ -130,16 +130,6 @@ func checkGrant(c *interactiveClient, grant string) *oauthError {
 		return errUnauthorizedClient("this client did not register the " + grant + " grant")
 	}
 	return nil
-}
-
-// RoleScopes are the scopes a signed-in user's role allows: admins may
-// grant everything; members may let a client read users, organization
-// settings and flags.
-func RoleScopes(role store.Role) []string {
-	if role == store.RoleAdmin {
-		return auth.AllScopes
-	}
-	return []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags}
 }
 
 func hasGrant(c *interactiveClient, grant string) bool { return slices.Contains(c.GrantTypes, grant) }

@@ -20,7 +20,7 @@ func TestIntrospectionOnlyForTheTokensClient(t *testing.T) {
 	var rsSecret string
 	f := newFixture(t, func(o *authserver.Options) {
 		var err error
-		rs, rsSecret, err = authserver.CreateMachineClient(ctx, o.Store.(*countingStore), authserver.MachineClient{Name: "resource server", Scopes: []string{"read:orgs"}})
+		rs, rsSecret, err = createMachineClient(ctx, o.Store.(*countingStore), machineClient{Name: "resource server", Scopes: []string{"read:orgs"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,11 +29,11 @@ func TestIntrospectionOnlyForTheTokensClient(t *testing.T) {
 	if _, err := f.st.CreateOrg(ctx, store.Org{Code: "org_beta", Name: "Beta"}); err != nil {
 		t.Fatal(err)
 	}
-	acme, acmeSecret, err := authserver.CreateMachineClient(ctx, f.st, authserver.MachineClient{Name: "acme", OrgCode: "org_acme", Scopes: []string{"read:users"}})
+	acme, acmeSecret, err := createMachineClient(ctx, f.st, machineClient{Name: "acme", OrgCode: "org_acme", Scopes: []string{"read:users"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	beta, betaSecret, err := authserver.CreateMachineClient(ctx, f.st, authserver.MachineClient{Name: "beta", OrgCode: "org_beta", Scopes: []string{"read:users"}})
+	beta, betaSecret, err := createMachineClient(ctx, f.st, machineClient{Name: "beta", OrgCode: "org_beta", Scopes: []string{"read:users"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func TestAuthorizeErrorsAreShownNotRedirected(t *testing.T) {
 func TestGrantNotRegistered(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t, nil)
-	machine, secret, err := authserver.CreateMachineClient(ctx, f.st, authserver.MachineClient{Name: "m", OrgCode: "org_acme", Scopes: []string{"read:users"}})
+	machine, secret, err := createMachineClient(ctx, f.st, machineClient{Name: "m", OrgCode: "org_acme", Scopes: []string{"read:users"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestErrorTextsFollowRFC6749(t *testing.T) {
 	f := newFixture(t, func(o *authserver.Options) {
 		o.MetadataDocumentClient, o.MetadataDocumentAllowPrivate = host.srv.Client(), true
 	})
-	machine, secret, err := authserver.CreateMachineClient(ctx, f.st, authserver.MachineClient{Name: "m", OrgCode: "org_acme", Scopes: []string{"read:users"}})
+	machine, secret, err := createMachineClient(ctx, f.st, machineClient{Name: "m", OrgCode: "org_acme", Scopes: []string{"read:users"}})
 	if err != nil {
 		t.Fatal(err)
 	}

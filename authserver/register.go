@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -130,7 +131,7 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 
 	// Open registration is bounded: per address, idle registrations
 	// expire, and the total is capped.
-	addr, slot := clientAddress(r), randomToken(16)
+	addr, slot := clientAddress(r), credential.RandomToken(16)
 	if ok, wait := s.registrations.take(addr, slot, s.opts.Now()); !ok {
 		s.log.InfoContext(ctx, "registration limited", "address", addr)
 		return nil, errTooMany(wait, "this address has registered as many clients as it may for now")
@@ -155,7 +156,7 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 	}
 
 	c := store.Client{
-		ID:                      randomHex(16),
+		ID:                      credential.RandomHex(16),
 		Name:                    name,
 		Kind:                    store.ClientRegistered,
 		Scopes:                  scopes,
@@ -165,8 +166,8 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 	}
 	var secret string
 	if method != "none" {
-		secret = randomToken(32)
-		c.SecretHash = HashSecret(secret)
+		secret = credential.RandomToken(32)
+		c.SecretHash = credential.HashSecret(secret)
 	}
 	c, err = s.opts.Store.CreateClient(ctx, c)
 	if errors.Is(err, store.ErrConflict) { // a 128-bit id collided: practically never

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -159,7 +160,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		opts.RegisteredClientIdle = DefaultRegisteredClientIdle
 	}
 	if opts.PasswordCost == 0 {
-		opts.PasswordCost = DefaultPasswordCost
+		opts.PasswordCost = credential.DefaultPasswordCost
 	}
 	if opts.RegistrationsPerAddress == 0 {
 		opts.RegistrationsPerAddress = DefaultRegistrationsPerAddress

@@ -98,7 +98,7 @@ func TestAccessTokenClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newServer(t, st)
-	orgClient, orgSecret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
+	orgClient, orgSecret, err := createMachineClient(ctx, st, machineClient{
 		Name: "acme agent", OrgCode: "org_acme", Scopes: []string{"write:users", "read:flags"},
 		Properties: map[string]string{"agent_name": "Acme bot"},
 	})
@@ -144,7 +144,7 @@ func TestAccessTokenClaims(t *testing.T) {
 	}
 
 	// A global client's token has no org_code and no flags.
-	global, globalSecret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{Name: "admin", Scopes: []string{"read:orgs"}})
+	global, globalSecret, err := createMachineClient(ctx, st, machineClient{Name: "admin", Scopes: []string{"read:orgs"}})
 	if err != nil {
 		t.Fatal(err)
 	}

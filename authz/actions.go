@@ -62,6 +62,18 @@ var actions = []Action{
 // Actions returns every action.
 func Actions() []Action { return slices.Clone(actions) }
 
+// Tools returns the actions offered as MCP tools (all but the
+// operator-only ones).
+func Tools() []Action {
+	var out []Action
+	for _, a := range actions {
+		if !a.OperatorOnly {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Lookup returns the named action.
 func Lookup(name string) (Action, bool) {
 	for _, a := range actions {

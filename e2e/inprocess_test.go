@@ -17,6 +17,7 @@ import (
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/tokentest"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/sqlite"
 )
@@ -67,8 +68,10 @@ func newInprocOn(tb testing.TB, st store.Store) *inproc {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	svc := service.New(service.Options{Store: st})
+	tb.Cleanup(svc.Close)
 	h, err := mcpserver.New(mcpserver.Options{
-		PublicURL: inprocURL, Store: st, Verifier: auth.NewCachingVerifier(jwt, nil),
+		PublicURL: inprocURL, Service: svc, Store: st, Verifier: auth.NewCachingVerifier(jwt, nil),
 		AuthorizationServers: []string{inprocURL},
 	})
 	if err != nil {

@@ -74,6 +74,7 @@ type isoState struct {
 	emails    map[string]map[string]bool   // org → lower-cased emails
 	overrides map[string]map[string]string // org → flag key → row
 	audit     map[string]string            // org ("" for none) → count and newest id
+	auditN    map[string]int               // org ("" for none) → count
 	defs      map[string]string            // flag key → row
 	flagTypes map[string]string            // flag key → type
 }
@@ -199,8 +200,27 @@ func (s *isoSnapshotter) take(t *testing.T) *isoState {
 		sn.overrides[org][c["key"]] = row
 	})
 	s.rows(t, "defs", func(c map[string]string, row string) { sn.defs[c["key"]], sn.flagTypes[c["key"]] = row, c["type"] })
-	s.rows(t, "audit", func(c map[string]string, row string) { sn.audit[c["org_code"]] = row })
+	sn.auditN = map[string]int{}
+	s.rows(t, "audit", func(c map[string]string, row string) {
+		sn.audit[c["org_code"]] = row
+		sn.auditN[c["org_code"]], _ = strconv.Atoi(c["count(*)"])
+	})
 	return sn
+}
+
+// auditTotal is the number of audit events in every org.
+func (sn *isoState) auditTotal() int {
+	n := 0
+	for _, c := range sn.auditN {
+		n += c
+	}
+	return n
+}
+
+// dataState renders one org without its audit events.
+func (sn *isoState) dataState(org string) string {
+	st := sn.orgState(org)
+	return st[:strings.LastIndex(st, "audit ")]
 }
 
 // orgState renders everything of one org, leaving out its overrides of
@@ -639,7 +659,7 @@ func TestTenantIsolationProperty(t *testing.T) {
 
 	// The catalog and this test's table must agree, so that every tool is called.
 	var catalog, table []string
-	for _, s := range authz.Actions() {
+	for _, s := range authz.Tools() {
 		catalog = append(catalog, s.Name)
 	}
 	for _, ts := range toolScopes {
@@ -762,12 +782,27 @@ func TestTenantIsolationProperty(t *testing.T) {
 			t.Errorf("call %d: %s calls %s %s → HTTP %d %s\n  %s", i, p, ts.name, argJSON, rec.Code,
 				isoTruncate(rec.Body.String(), 600), fmt.Sprintf(format, a...))
 		}
+		// Every call is one decision, and the audit trail records exactly
+		// one event for it.
+		if d := after.auditTotal() - before.auditTotal(); d != 1 {
+			fail("the call added %d audit events, want 1", d)
+		}
+		// A refusal changes nothing but the trail, and records the refusal
+		// where the principal may see it: in its own org, or for a global
+		// principal in the org it named or in none.
 		unchanged := func(why string) {
 			if isoDefsState(before) != isoDefsState(after) {
 				fail("%s, yet flag definitions changed", why)
 			}
-			if ch := isoChangedOrgs(before, after); len(ch) > 0 {
-				fail("%s, yet these orgs changed: %q", why, ch)
+			recordedIn := []string{p.org}
+			if p.org == "" {
+				named, _ := args["org_code"].(string)
+				recordedIn = []string{named, ""}
+			}
+			for _, org := range isoChangedOrgs(before, after) {
+				if before.dataState(org) != after.dataState(org) || !slices.Contains(recordedIn, org) {
+					fail("%s, yet org %q changed:\nbefore:\n%safter:\n%s", why, org, before.orgState(org), after.orgState(org))
+				}
 			}
 		}
 
@@ -922,7 +957,16 @@ func isoCheckChanges(fail func(string, ...any), before, after *isoState, p *isoP
 	if defsChanged && (p.org != "" || (tool != "create_feature_flag" && tool != "delete_feature_flag")) {
 		fail("flag definitions changed:\n%s→\n%s", isoDefsState(before), isoDefsState(after))
 	}
+	// Each call records its event in the principal's org, or for a global
+	// principal in the org it acts on or in none.
+	recordedIn := p.org
+	if p.org == "" {
+		recordedIn = isoScopeOrg(p, args)
+	}
 	for _, org := range isoChangedOrgs(before, after, skip...) {
+		if org == recordedIn && before.dataState(org) == after.dataState(org) {
+			continue
+		}
 		if !slices.Contains(allowedOrgs, org) {
 			fail("org %q changed, but the call may act on %q only:\nbefore:\n%safter:\n%s", org, allowedOrgs,
 				before.orgState(org), after.orgState(org))
@@ -983,6 +1027,11 @@ func isoCheckAnswer(fail func(string, ...any), w *isoWorld, p *isoPrincipal, too
 			case "value", "default_value", "properties", "name", "given_name", "family_name", "description":
 				return
 			}
+		}
+		// The audit trail records what principals named, refused or not: a
+		// target is what a caller of this org itself sent.
+		if tool == "list_audit_events" && key == "target" {
+			return
 		}
 		switch key {
 		case "org_code":

@@ -15,10 +15,10 @@ import (
 
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
 	"github.com/orgscope/orgscope/internal/testdeps"
+	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/postgres"
 	"github.com/orgscope/orgscope/store/postgres/pgtest"
-	"github.com/orgscope/orgscope/tools"
 )
 
 // BenchmarkScale measures what agents wait for on a big database: 10,000
@@ -166,7 +166,7 @@ func BenchmarkScale(b *testing.B) {
 			name: "list_feature_flags",
 			args: func() map[string]any { return nil },
 			check: func(body []byte) error {
-				var page tools.ListFlagsOutput
+				var page service.ListFlagsOutput
 				if err := scaleStructured(body, &page); err != nil || len(page.Flags) != 5 {
 					return fmt.Errorf("list_feature_flags: %d flags, %v", len(page.Flags), err)
 				}
@@ -260,7 +260,7 @@ func scaleExpectFirst(users []store.User, err error, first string) error {
 }
 
 func scaleCheckUsersPage(body []byte, first string) error {
-	var page tools.ListUsersOutput
+	var page service.ListUsersOutput
 	if err := scaleStructured(body, &page); err != nil {
 		return err
 	}

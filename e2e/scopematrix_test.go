@@ -32,7 +32,7 @@ var matrixScopes = []string{
 // toolScopes and grants in this package, not from tools.Catalog.
 func TestScopeMatrix(t *testing.T) {
 	var names []string
-	for _, s := range authz.Actions() {
+	for _, s := range authz.Tools() {
 		names = append(names, s.Name)
 	}
 	var tableNames []string

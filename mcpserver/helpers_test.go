@@ -14,6 +14,7 @@ import (
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/tokentest"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/sqlite"
 )
@@ -58,8 +59,10 @@ func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 	if fo.verifier != nil {
 		v = fo.verifier(jwt)
 	}
+	svc := service.New(service.Options{Store: st})
+	tb.Cleanup(svc.Close)
 	opts := mcpserver.Options{
-		PublicURL: publicURL, Store: st, Verifier: v, AuthorizationServers: []string{publicURL},
+		PublicURL: publicURL, Service: svc, Store: st, Verifier: v, AuthorizationServers: []string{publicURL},
 	}
 	if fo.options != nil {
 		fo.options(&opts)

@@ -217,8 +217,15 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 		ev.Target = op.target(&in, &zero)
 	}
 
+	// Whether the principal may ask at all (its scopes, a global-only
+	// action) is told before what is wrong with its arguments.
+	if d := s.authz.Authorize(ctx, authz.Request{Principal: c.Principal, Action: action, Stage: authz.StageRequest}); !d.Allow {
+		ev.OrgCode, ev.Policies = c.Principal.OrgCode, d.Policies
+		return zero, s.refuse(ctx, ev, &Error{Kind: KindDenied, Reason: d.Reason, Message: d.Message,
+			Missing: d.Missing, Policies: d.Policies})
+	}
 	org, err := s.resolveOrg(c.Principal, action, op, &in)
-	ev.OrgCode = org
+	ev.OrgCode = recordedIn(c.Principal, org, err)
 	if err == nil {
 		err = checkText(in)
 	}
@@ -268,6 +275,11 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 	}
 	if err != nil {
 		e := s.storeError(ctx, err)
+		if e.Kind == KindInvalid || e.Kind == KindDenied {
+			// A rule the operation could only check against what it read
+			// (a flag value of the wrong type): a refusal like any other.
+			return zero, s.refuse(ctx, ev, e)
+		}
 		ev.Outcome, ev.Reason = "error", e.Reason
 		s.record(ctx, ev, e)
 		return zero, e
@@ -383,6 +395,20 @@ func orgExists(ctx context.Context, q store.Tx, p *auth.Principal, a authz.Actio
 	return nil
 }
 
+// recordedIn is the organization an event is recorded in: an org-scoped
+// principal's own, whatever it named (it may see its refusals there and
+// nowhere else); for a global principal the one it acts on, or none when
+// what it named is not an organization code.
+func recordedIn(p *auth.Principal, org string, err error) string {
+	switch {
+	case !p.Global():
+		return p.OrgCode
+	case err != nil && auth.CheckOrgCode(org) != nil:
+		return ""
+	}
+	return org
+}
+
 // newEvent starts the audit event of an operation.
 func (s *Service) newEvent(c Caller, op string) store.AuditEvent {
 	ev := store.AuditEvent{
@@ -420,6 +446,13 @@ func (s *Service) RefuseInput(ctx context.Context, c Caller, action, paramsSHA25
 	ev.ParamsSHA256 = paramsSHA256
 	if c.Principal != nil {
 		ev.OrgCode = c.Principal.OrgCode
+	}
+	// As in run: whether the principal may ask at all is told first.
+	if a, ok := authz.Lookup(action); ok && c.Principal != nil {
+		if d := s.authz.Authorize(ctx, authz.Request{Principal: c.Principal, Action: a, Stage: authz.StageRequest}); !d.Allow {
+			ev.Policies = d.Policies
+			return s.refuse(ctx, ev, &Error{Kind: KindDenied, Reason: d.Reason, Message: d.Message, Missing: d.Missing, Policies: d.Policies})
+		}
 	}
 	return s.refuse(ctx, ev, invalid("%v", err))
 }

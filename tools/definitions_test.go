@@ -33,7 +33,7 @@ func inputRules() map[string]struct {
 	required []string
 } {
 	var (
-		orgCode = propRule{pattern: `^org_[a-z0-9][a-z0-9_]{0,59}$`, maxLen: intp(64), described: true}
+		orgCode = propRule{pattern: `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`, maxLen: intp(64), described: true}
 		limit   = propRule{min: floatp(1), max: floatp(100), described: true}
 		cursor  = propRule{minLen: intp(0), maxLen: intp(512), described: true}
 		userID  = propRule{pattern: `^usr_[0-9a-f]{32}$`, maxLen: intp(36), described: true}
@@ -69,7 +69,10 @@ func inputRules() map[string]struct {
 		"create_feature_flag": {props: map[string]propRule{"key": key, "type": {enum: []any{"boolean", "string", "integer", "json"}},
 			"default_value": anyJSON, "description": {minLen: intp(0), maxLen: intp(500)}}, required: []string{"key", "type", "default_value"}},
 		"delete_feature_flag": {props: map[string]propRule{"key": key}, required: []string{"key"}},
-		"list_audit_events":   {props: map[string]propRule{"org_code": orgCode, "cursor": cursor, "limit": limit}},
+		"list_audit_events": {props: map[string]propRule{"org_code": orgCode, "cursor": cursor, "limit": limit,
+			"since": {format: "date-time", maxLen: intp(64), described: true}, "until": {format: "date-time", maxLen: intp(64), described: true},
+			"client_id": {described: true}, "subject": {described: true}, "action": {described: true},
+			"decision": {enum: []any{"allow", "deny"}, described: true}}},
 	}
 }
 
@@ -90,7 +93,7 @@ func TestToolDefinitions(t *testing.T) {
 	for _, tc := range toolTable {
 		want = append(want, tc.name)
 	}
-	for _, s := range authz.Actions() {
+	for _, s := range authz.Tools() {
 		catalog = append(catalog, s.Name)
 	}
 	if got := slices.Sorted(maps.Keys(listed)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {

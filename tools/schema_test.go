@@ -10,16 +10,13 @@ import (
 	"github.com/orgscope/orgscope/tools"
 )
 
-// nopStore satisfies tools.Store for registration; no tool runs here.
-type nopStore struct{ tools.Store }
-
 // TestSchemasAreObjects: the MCP Tool type allows only objects as property
 // schemas; the TypeScript SDK refuses a whole tools/list when one tool has a
 // boolean schema (what an empty JSON Schema serialises to). Walk every
 // input and output schema and find none.
 func TestSchemasAreObjects(t *testing.T) {
 	server := mcp.NewServer(&mcp.Implementation{Name: "schemas"}, nil)
-	tools.Register(server, tools.Options{Store: nopStore{}})
+	tools.Register(server, tools.Options{Service: newEnv(t).svc})
 	ct, st := mcp.NewInMemoryTransports()
 	if _, err := server.Connect(t.Context(), st, nil); err != nil {
 		t.Fatal(err)
@@ -33,8 +30,8 @@ func TestSchemasAreObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Tools) != len(authz.Actions()) {
-		t.Fatalf("%d tools listed, %d in the catalog", len(list.Tools), len(authz.Actions()))
+	if len(list.Tools) != len(authz.Tools()) {
+		t.Fatalf("%d tools listed, %d in the catalog", len(list.Tools), len(authz.Tools()))
 	}
 	for _, tool := range list.Tools {
 		for name, schema := range map[string]any{"input": tool.InputSchema, "output": tool.OutputSchema} {

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
-	"github.com/orgscope/orgscope/tools"
 )
 
 var userIDRE = regexp.MustCompile(`^usr_[0-9a-f]{32}$`)
@@ -43,11 +43,11 @@ func TestCreateUser(t *testing.T) {
 		for _, email := range []string{"not-an-email", "", "Ann <ann@acme.example>", "ann@", "a b@acme.example"} {
 			e.fails(p, "create_user", map[string]any{"email": email}, "is not a valid address (want a bare address like ann@example.com)")
 		}
-		e.fails(p, "create_user", map[string]any{"email": strings.Repeat("a", 250) + "@x.io"}, "email", "maxLength")
-		e.fails(p, "create_user", map[string]any{"email": "x@acme.example", "role": "owner"}, "role", "enum", "owner")
-		e.fails(p, "create_user", map[string]any{"email": "x@acme.example", "role": ""}, "role", "enum")
-		e.fails(p, "create_user", map[string]any{"email": "x@acme.example", "given_name": strings.Repeat("n", 101)}, "given_name", "maxLength")
-		e.fails(p, "create_user", map[string]any{"email": "x@acme.example", "status": "active"}, "additional properties")
+		e.fails(p, "create_user", map[string]any{"email": strings.Repeat("a", 250) + "@x.io"}, "is not a valid address")
+		e.fails(p, "create_user", map[string]any{"email": "x@acme.example", "role": "owner"}, `role "owner" is not valid (want admin or member)`)
+		e.fails(p, "create_user", map[string]any{"email": "x@acme.example", "role": "Admin"}, `role "Admin" is not valid`)
+		e.fails(p, "create_user", map[string]any{"email": "x@acme.example", "given_name": strings.Repeat("n", 101)}, "given_name is longer than 100 characters")
+		e.fails(p, "create_user", map[string]any{"email": "x@acme.example", "status": "active"}, `unknown argument "status"`)
 		e.fails(p, "create_user", map[string]any{}, "email")
 		e.unchanged(before, "refused create_user")
 	})
@@ -86,7 +86,7 @@ func TestListUsers(t *testing.T) {
 
 	t.Run("one page", func(t *testing.T) {
 		e := e.with(t)
-		got := ok[tools.ListUsersOutput](e, p, "list_users", nil)
+		got := ok[service.ListUsersOutput](e, p, "list_users", nil)
 		if !reflect.DeepEqual(got.Users, want) || got.NextCursor != "" {
 			t.Errorf("list_users = %+v, want acme's five users and no cursor", got)
 		}
@@ -101,7 +101,7 @@ func TestListUsers(t *testing.T) {
 			if cursor != "" {
 				args["cursor"] = cursor
 			}
-			page := ok[tools.ListUsersOutput](e, p, "list_users", args)
+			page := ok[service.ListUsersOutput](e, p, "list_users", args)
 			pages++
 			if len(page.Users) > 2 {
 				t.Fatalf("page of %d users with limit 2", len(page.Users))
@@ -132,7 +132,7 @@ func TestListUsers(t *testing.T) {
 			{map[string]any{"status": "suspended"}, want[2:3]},
 			{map[string]any{"status": "active", "email_prefix": "c"}, nil},
 		} {
-			got := ok[tools.ListUsersOutput](e, p, "list_users", tc.args)
+			got := ok[service.ListUsersOutput](e, p, "list_users", tc.args)
 			if !slices.Equal(ids(got.Users), ids(tc.want)) {
 				t.Errorf("list_users %v = %v, want %v", tc.args, ids(got.Users), ids(tc.want))
 			}
@@ -141,28 +141,28 @@ func TestListUsers(t *testing.T) {
 
 	t.Run("invalid", func(t *testing.T) {
 		e := e.with(t)
-		e.fails(p, "list_users", map[string]any{"limit": 0}, "limit", "minimum")
-		e.fails(p, "list_users", map[string]any{"limit": 101}, "limit", "maximum")
-		e.fails(p, "list_users", map[string]any{"limit": -1}, "limit", "minimum")
-		e.fails(p, "list_users", map[string]any{"status": "deleted"}, "status", "enum")
+		e.fails(p, "list_users", map[string]any{"limit": "ten"}, "argument limit has the wrong type: want an integer")
+		e.fails(p, "list_users", map[string]any{"limit": 101}, "limit must be between 1 and 100")
+		e.fails(p, "list_users", map[string]any{"limit": -1}, "limit must be between 1 and 100")
+		e.fails(p, "list_users", map[string]any{"status": "deleted"}, `status "deleted" is not valid (want active or suspended)`)
 		const badCursor = "cursor is not valid for this listing"
 		e.fails(p, "list_users", map[string]any{"cursor": "garbage"}, badCursor)
 		// A cursor of beta's listing, or of another listing, is refused.
 		pb := orgP(beta, auth.ScopeReadUsers, auth.ScopeReadFlags)
 		e.addUser(beta, "yan@b.io")
-		bp := ok[tools.ListUsersOutput](e, pb, "list_users", map[string]any{"limit": 1})
+		bp := ok[service.ListUsersOutput](e, pb, "list_users", map[string]any{"limit": 1})
 		if bp.NextCursor == "" || bp.Users[0].ID != betaUser.ID {
 			t.Fatalf("beta's first page: %+v", bp)
 		}
 		e.fails(p, "list_users", map[string]any{"cursor": bp.NextCursor}, badCursor)
-		fp := ok[tools.ListFlagsOutput](e, orgP(acme, auth.ScopeReadFlags), "list_feature_flags", map[string]any{"limit": 1})
+		fp := ok[service.ListFlagsOutput](e, orgP(acme, auth.ScopeReadFlags), "list_feature_flags", map[string]any{"limit": 1})
 		e.fails(p, "list_users", map[string]any{"cursor": fp.NextCursor}, badCursor)
 	})
 
 	t.Run("org_code", func(t *testing.T) {
 		e := e.with(t)
 		// An org-scoped principal may name its own org, and finds nothing in another.
-		got := ok[tools.ListUsersOutput](e, p, "list_users", map[string]any{"org_code": acme})
+		got := ok[service.ListUsersOutput](e, p, "list_users", map[string]any{"org_code": acme})
 		if len(got.Users) != len(want) {
 			t.Errorf("with its own org_code: %d users", len(got.Users))
 		}
@@ -170,7 +170,7 @@ func TestListUsers(t *testing.T) {
 		g := globalP(auth.ScopeReadUsers)
 		e.fails(g, "list_users", nil, "org_code is required with a global token")
 		e.fails(g, "list_users", map[string]any{"org_code": "org_nope"}, `organization "org_nope" not found`)
-		gb := ok[tools.ListUsersOutput](e, g, "list_users", map[string]any{"org_code": beta})
+		gb := ok[service.ListUsersOutput](e, g, "list_users", map[string]any{"org_code": beta})
 		if len(gb.Users) != 2 || gb.Users[0].ID != betaUser.ID || gb.Users[1].OrgCode != beta {
 			t.Errorf("global, beta: %+v", gb.Users)
 		}
@@ -202,7 +202,7 @@ func TestGetUser(t *testing.T) {
 		t.Errorf("another org's user (%q) and a missing user (%q) are told apart", cross, none)
 	}
 	e.fails(p, "get_user", map[string]any{"user_id": zed.ID, "org_code": beta}, `organization "org_beta" not found`)
-	e.fails(p, "get_user", map[string]any{"user_id": "usr_XYZ"}, "user_id", "pattern")
+	e.fails(p, "get_user", map[string]any{"user_id": "usr_XYZ"}, "user ids are usr_ followed by 32 hex digits")
 	e.fails(p, "get_user", nil, "user_id")
 
 	g := globalP(auth.ScopeReadUsers)
@@ -252,9 +252,9 @@ func TestUpdateUser(t *testing.T) {
 		e := e.with(t)
 		before := e.dump()
 		e.fails(p, "update_user", map[string]any{"user_id": bob.ID, "email": "bob"}, `email "bob" is not a valid address`)
-		e.fails(p, "update_user", map[string]any{"user_id": bob.ID, "status": "deleted"}, "status", "enum")
-		e.fails(p, "update_user", map[string]any{"user_id": bob.ID, "role": "root"}, "role", "enum")
-		e.fails(p, "update_user", map[string]any{"user_id": bob.ID, "status": nil}, "status")
+		e.fails(p, "update_user", map[string]any{"user_id": bob.ID, "status": "deleted"}, `status "deleted" is not valid (want active or suspended)`)
+		e.fails(p, "update_user", map[string]any{"user_id": bob.ID, "role": "root"}, `role "root" is not valid`)
+		e.fails(p, "update_user", map[string]any{"user_id": bob.ID, "status": 7}, "argument status has the wrong type: want a string")
 		e.fails(p, "update_user", map[string]any{"email": "x@a.io"}, "user_id")
 		e.fails(p, "update_user", map[string]any{"user_id": bob.ID, "email": "ann@a.io"},
 			`another user in org_acme already has email "ann@a.io"`)
@@ -281,8 +281,8 @@ func TestDeleteUser(t *testing.T) {
 	zed := e.addUser(beta, "zed@b.io")
 	p := orgP(acme, auth.ScopeDeleteUsers)
 
-	got := ok[tools.DeleteUserOutput](e, p, "delete_user", map[string]any{"user_id": ann.ID})
-	if got != (tools.DeleteUserOutput{Deleted: true, UserID: ann.ID}) {
+	got := ok[service.DeleteUserOutput](e, p, "delete_user", map[string]any{"user_id": ann.ID})
+	if got != (service.DeleteUserOutput{Deleted: true, UserID: ann.ID}) {
 		t.Errorf("delete_user = %+v", got)
 	}
 	if _, err := e.st.GetUser(t.Context(), acme, ann.ID); err == nil {
@@ -294,14 +294,14 @@ func TestDeleteUser(t *testing.T) {
 	e.fails(p, "delete_user", map[string]any{"user_id": ann.ID}, `user "`+ann.ID+`" not found in org_acme`)
 	e.fails(p, "delete_user", map[string]any{"user_id": zed.ID}, `user "`+zed.ID+`" not found in org_acme`)
 	e.fails(p, "delete_user", map[string]any{"user_id": zed.ID, "org_code": beta}, `organization "org_beta" not found`)
-	e.fails(p, "delete_user", map[string]any{"user_id": "bob"}, "user_id", "pattern")
+	e.fails(p, "delete_user", map[string]any{"user_id": "bob"}, "user ids are usr_ followed by 32 hex digits")
 	// write:users does not grant delete:users.
 	e.fails(orgP(acme, auth.ScopeWriteUsers, auth.ScopeReadUsers), "delete_user", map[string]any{"user_id": bob.ID},
 		"delete_user needs scope delete:users, which this access token lacks")
 	e.unchanged(before, "refused delete_user")
 
 	g := globalP(auth.ScopeDeleteUsers)
-	ok[tools.DeleteUserOutput](e, g, "delete_user", map[string]any{"user_id": zed.ID, "org_code": beta})
+	ok[service.DeleteUserOutput](e, g, "delete_user", map[string]any{"user_id": zed.ID, "org_code": beta})
 	e.lastEvent(beta, g, "delete_user", zed.ID)
 }
 
@@ -314,7 +314,7 @@ func TestListUsersPrefixIsLiteral(t *testing.T) {
 	for prefix, want := range map[string][]store.User{
 		"%": nil, "_": nil, "a_": {under}, "a%": {percent}, "A": {ann, under, percent}, "AN": {ann},
 	} {
-		got := ok[tools.ListUsersOutput](e, p, "list_users", map[string]any{"email_prefix": prefix})
+		got := ok[service.ListUsersOutput](e, p, "list_users", map[string]any{"email_prefix": prefix})
 		if !slices.Equal(ids(got.Users), ids(want)) {
 			t.Errorf("email_prefix %q: %v, want %v", prefix, ids(got.Users), ids(want))
 		}

@@ -50,6 +50,9 @@ type Config struct {
 	// positive, and at most MaxTokenTTL unless AllowLongTokenTTL.
 	TokenTTL          time.Duration
 	AllowLongTokenTTL bool
+	// AuditRetention bounds how long audit events are kept; zero keeps
+	// them forever (DefaultConfig sets DefaultAuditRetention).
+	AuditRetention time.Duration
 	// AllowedOrigins are extra browser origins allowed to call /mcp.
 	AllowedOrigins []string
 	// RateLimits bounds callers; nil means none (DefaultConfig sets
@@ -125,6 +128,10 @@ func (m DemoMode) String() string {
 	return fmt.Sprintf("DemoMode(%d)", int(m))
 }
 
+// DefaultAuditRetention is how long audit events are kept by default:
+// thirteen months and a bit, so a yearly review finds last year's events.
+const DefaultAuditRetention = 400 * 24 * time.Hour
+
 // DefaultConfig returns the defaults of `orgscope serve`.
 func DefaultConfig() Config {
 	rl := mcpserver.DefaultRateLimits
@@ -133,6 +140,7 @@ func DefaultConfig() Config {
 		DBPath:                   "orgscope.db",
 		Demo:                     DemoAuto,
 		TokenTTL:                 authserver.DefaultTokenTTL,
+		AuditRetention:           DefaultAuditRetention,
 		MaxConnections:           connlimit.DefaultTotal,
 		MaxConnectionsPerAddress: connlimit.DefaultPerAddress,
 		JWKSRefresh:              auth.DefaultKeyRefresh,

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +10,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/orgscope/orgscope/auth"
-	"github.com/orgscope/orgscope/authserver"
+	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -24,6 +26,7 @@ type demoClient struct {
 type demoUser struct {
 	Email, OrgCode, Password string
 	Role                     store.Role
+	id                       string
 }
 
 // demoSeed is what the first start prints, once.
@@ -61,42 +64,55 @@ var demoFlags = []store.FlagDefinition{
 }
 
 // seedDemo fills an empty database with three demo tenants (see
-// seedDemoTenants), gives their users passwords so they can sign in, and
-// provisions one machine client per org and one global admin client. It
-// returns the credentials, for printing once, or nil when the database was
-// not empty or demo seeding is off.
+// seedTenants), gives their users passwords so they can sign in, and
+// provisions one machine client per org and one global admin client — all
+// in one transaction, so that an interrupted first start leaves nothing
+// half done. It returns the credentials, for printing once, or nil when the
+// database was not empty or demo seeding is off.
 func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost int) (*demoSeed, error) {
 	if !enabled {
 		return nil, nil
 	}
-	users, err := seedDemoTenants(ctx, st)
-	if err != nil || users == nil {
+	if empty, err := isEmpty(ctx, st); err != nil || !empty {
 		return nil, err
 	}
-	seed := &demoSeed{users: users}
-	for i := range seed.users {
-		seed.users[i].Password = authserver.NewPassword()
-	}
+	seed := &demoSeed{}
+	var clients []store.Client
 	for _, o := range demoOrgs {
-		c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
-			Name:       o.name + " agent",
-			OrgCode:    o.code,
-			Scopes:     auth.AllScopes,
-			Properties: map[string]string{"agent_name": o.name + " agent"},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("demo client for %s: %w", o.code, err)
-		}
+		c, secret := demoMachineClient(o.name+" agent", o.code, map[string]string{"agent_name": o.name + " agent"})
+		clients = append(clients, c)
 		seed.clients = append(seed.clients, demoClient{Label: o.name, OrgCode: o.code, ID: c.ID, Secret: secret})
 	}
-	c, secret, err := authserver.CreateMachineClient(ctx, st, authserver.MachineClient{
-		Name: "Global admin", Scopes: auth.AllScopes,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("demo global client: %w", err)
-	}
+	c, secret := demoMachineClient("Global admin", "", nil)
+	clients = append(clients, c)
 	seed.clients = append(seed.clients, demoClient{Label: "Global admin", ID: c.ID, Secret: secret})
-	if err := setDemoPasswords(ctx, st, seed.users, passwordCost); err != nil {
+
+	err := st.InTx(ctx, func(tx store.Tx) error {
+		users, err := seedTenants(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, c := range clients {
+			if _, err := tx.CreateClient(ctx, c); err != nil {
+				return fmt.Errorf("demo client %s: %w", c.Name, err)
+			}
+		}
+		hashes, err := demoPasswords(users, passwordCost)
+		if err != nil {
+			return err
+		}
+		for i, u := range users {
+			if err := tx.SetUserPassword(ctx, u.OrgCode, u.id, hashes[i]); err != nil {
+				return fmt.Errorf("demo password for %s: %w", u.Email, err)
+			}
+		}
+		seed.users = users
+		return tx.AppendAuditEvent(ctx, seedEvent("demo seed"))
+	})
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, errNotEmpty) {
+		return nil, nil // another replica, started at the same moment, seeded it
+	}
+	if err != nil {
 		return nil, err
 	}
 	return seed, nil
@@ -104,28 +120,47 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost in
 
 // seedDemoTenants seeds the demo organizations, their users, the flags and
 // a few overrides — no credentials, which is all external-issuer mode
-// wants (the issuer owns identities). It returns the users, or nil when
-// the database already has an organization (the demo is seeded only
-// into an empty one).
-func seedDemoTenants(ctx context.Context, st store.Store) ([]demoUser, error) {
-	existing, _, err := st.ListOrgs(ctx, store.Page{Limit: 1})
-	if err != nil || len(existing) > 0 {
-		return nil, err
+// wants (the issuer owns identities) — in one transaction, into an empty
+// database only.
+func seedDemoTenants(ctx context.Context, st store.Store) error {
+	if empty, err := isEmpty(ctx, st); err != nil || !empty {
+		return err
 	}
-	for i, f := range demoFlags {
-		_, err := st.CreateFlag(ctx, f)
-		if i == 0 && errors.Is(err, store.ErrConflict) {
-			// Another replica, started at the same moment on the same
-			// database, is seeding: the first write tells which one won.
-			return nil, nil
+	err := st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := seedTenants(ctx, tx); err != nil {
+			return err
 		}
-		if err != nil {
+		return tx.AppendAuditEvent(ctx, seedEvent("demo seed"))
+	})
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, errNotEmpty) {
+		return nil
+	}
+	return err
+}
+
+var errNotEmpty = errors.New("the database is not empty")
+
+func isEmpty(ctx context.Context, q store.Tx) (bool, error) {
+	existing, _, err := q.ListOrgs(ctx, store.Page{Limit: 1})
+	return len(existing) == 0, err
+}
+
+// seedTenants writes the demo organizations, users, flags and overrides
+// through tx, and returns the users. A database with an organization is
+// not seeded (errNotEmpty); a replica seeding at the same moment makes the
+// first write a conflict.
+func seedTenants(ctx context.Context, tx store.Tx) ([]demoUser, error) {
+	if empty, err := isEmpty(ctx, tx); err != nil || !empty {
+		return nil, cmp.Or(err, errNotEmpty)
+	}
+	for _, f := range demoFlags {
+		if _, err := tx.CreateFlag(ctx, f); err != nil {
 			return nil, fmt.Errorf("demo flag %s: %w", f.Key, err)
 		}
 	}
 	var users []demoUser
 	for _, o := range demoOrgs {
-		if _, err := st.CreateOrg(ctx, store.Org{Code: o.code, Name: o.name, Properties: o.properties}); err != nil {
+		if _, err := tx.CreateOrg(ctx, store.Org{Code: o.code, Name: o.name, Properties: o.properties}); err != nil {
 			return nil, fmt.Errorf("demo org %s: %w", o.code, err)
 		}
 		for i, u := range o.users {
@@ -133,39 +168,57 @@ func seedDemoTenants(ctx context.Context, st store.Store) ([]demoUser, error) {
 			if i == 0 {
 				role = store.RoleAdmin
 			}
-			_, err := st.CreateUser(ctx, store.User{
+			created, err := tx.CreateUser(ctx, store.User{
 				ID: store.NewID(store.UserIDPrefix), OrgCode: o.code, Email: u[0],
 				GivenName: u[1], FamilyName: u[2], Status: store.UserActive, Role: role,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("demo user %s: %w", u[0], err)
 			}
-			users = append(users, demoUser{Email: u[0], OrgCode: o.code, Role: role})
+			users = append(users, demoUser{Email: u[0], OrgCode: o.code, Role: role, id: created.ID})
 		}
 	}
 	overrides := []struct {
 		org, key, value string
 	}{{"org_acme", "dark_mode", `true`}, {"org_acme", "theme", `"sunset"`}, {"org_beta", "max_seats", `50`}}
 	for _, ov := range overrides {
-		if _, err := st.SetFlagOverride(ctx, ov.org, ov.key, json.RawMessage(ov.value)); err != nil {
+		if _, err := tx.SetFlagOverride(ctx, ov.org, ov.key, json.RawMessage(ov.value)); err != nil {
 			return nil, fmt.Errorf("demo flag override: %w", err)
 		}
 	}
 	return users, nil
 }
 
-// setDemoPasswords hashes the demo passwords in parallel: bcrypt is slow
-// on purpose, and there are a dozen of them.
-func setDemoPasswords(ctx context.Context, st store.Store, users []demoUser, cost int) error {
+// demoMachineClient makes a machine client with every scope, and its
+// secret.
+func demoMachineClient(name, org string, props map[string]string) (store.Client, string) {
+	secret := credential.NewSecret()
+	return store.Client{
+		ID: credential.RandomHex(16), Name: name, Kind: store.ClientMachine, OrgCode: org,
+		SecretHash: credential.HashSecret(secret), Scopes: auth.AllScopes,
+		GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_basic", Properties: props,
+	}, secret
+}
+
+// demoPasswords gives every demo user a new password and returns their
+// hashes, computed in parallel: bcrypt is slow on purpose, and there are a
+// dozen of them.
+func demoPasswords(users []demoUser, cost int) ([]string, error) {
+	hashes := make([]string, len(users))
 	errs := make([]error, len(users))
 	var wg sync.WaitGroup
-	for i, u := range users {
-		wg.Go(func() {
-			_, errs[i] = authserver.SetPassword(ctx, st, u.OrgCode, u.Email, u.Password, cost)
-		})
+	for i := range users {
+		users[i].Password = credential.NewPassword()
+		wg.Go(func() { hashes[i], errs[i] = credential.HashPassword(users[i].Password, cost) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return hashes, errors.Join(errs...)
+}
+
+// seedEvent is the audit record of a seeding, written with it.
+func seedEvent(what string) store.AuditEvent {
+	return store.AuditEvent{ID: store.NewID(store.EventIDPrefix), Time: time.Now().UTC(),
+		ClientID: "orgscope", Subject: "orgscope", Action: "system:" + what, Decision: "allow", Outcome: "ok"}
 }
 
 // firstSteps is what the banner says when the database has no machine

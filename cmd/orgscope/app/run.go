@@ -17,6 +17,7 @@ import (
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authserver"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/postgres"
 	"github.com/orgscope/orgscope/store/sqlite"
@@ -61,8 +62,13 @@ func Run(ctx context.Context, cfg Config) error {
 	resource := mcpserver.Resource(publicURL)
 	warnings(cfg, publicURL, useTLS, logger)
 
+	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger})
+	defer svc.Close()
+	go auditJanitor(ctx, svc, cfg.AuditRetention, logger)
+
 	opts := mcpserver.Options{
 		PublicURL:      publicURL,
+		Service:        svc,
 		Store:          st,
 		AllowedOrigins: cfg.AllowedOrigins,
 		RateLimits:     cfg.RateLimits,
@@ -95,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if demo && len(cfg.Issuers) > 0 {
-		if _, err := seedDemoTenants(ctx, st); err != nil {
+		if err := seedDemoTenants(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -225,6 +231,30 @@ func embeddedVerifier(jwt auth.Verifier, issuer *authserver.Server) auth.Verifie
 	return auth.NewRevocationVerifier(auth.NewCachingVerifier(jwt, nil), func(ctx context.Context, p *auth.Principal) (bool, error) {
 		return issuer.GrantActive(ctx, p.GrantID, p.OrgCode, p.Subject)
 	})
+}
+
+// auditJanitor removes audit events older than retention, now and then
+// every hour, until ctx ends. Every replica may run one.
+func auditJanitor(ctx context.Context, svc *service.Service, retention time.Duration, logger *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := svc.DeleteAuditEventsBefore(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.WarnContext(ctx, "audit retention sweep failed", "err", err)
+		case n > 0:
+			logger.InfoContext(ctx, "audit events past retention removed", "events", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // openStore opens PostgreSQL when a database URL is given, SQLite otherwise.

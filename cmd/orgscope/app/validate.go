@@ -47,7 +47,7 @@ func (c Config) validate() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"jwks-refresh", c.JWKSRefresh}, {"jwks-cooldown", c.JWKSCooldown}} {
+	}{{"jwks-refresh", c.JWKSRefresh}, {"jwks-cooldown", c.JWKSCooldown}, {"audit-retention", c.AuditRetention}} {
 		if d.v <= 0 {
 			bad("%s must be positive, got %s", flagRef(d.flag), fmtDuration(d.v))
 		}
