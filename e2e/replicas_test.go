@@ -294,9 +294,9 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := startTCPProxy(t, real.Host)
+	proxy := pgtest.NewProxy(t, real.Host)
 	viaProxy := *real
-	viaProxy.Host = proxy.addr
+	viaProxy.Host = proxy.Addr()
 	c := startCluster(t, 2, viaProxy.String())
 	a := c.via(0)
 	token := a.token(t, a.Clients["org_acme"])
@@ -343,7 +343,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	time.Sleep(200 * time.Millisecond)
-	proxy.cut()
+	proxy.Cut()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && unavailable.Load() < 4 {
 		time.Sleep(50 * time.Millisecond)
@@ -367,7 +367,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("token endpoint during the outage: %d %v", status, tokBody)
 	}
 
-	proxy.restore()
+	proxy.Restore()
 	recovered := false
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		r0, _ := a.callTool(t, token, "list_users", nil)
@@ -397,80 +397,4 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 	t.Logf("%d writes succeeded, %d got 503", len(succeeded), unavailable.Load())
-}
-
-// tcpProxy forwards connections to a target; cut drops them all and
-// refuses new ones until restore.
-type tcpProxy struct {
-	t      *testing.T
-	addr   string
-	target string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-}
-
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	p := &tcpProxy{t: t, target: target, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[in], p.conns[out] = true, true
-			p.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
-			go func() { io.Copy(in, out); in.Close() }()
-		}
-	}()
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) restore() {
-	var ln net.Listener
-	var err error
-	for range 50 { // the port was just released
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
 }

@@ -71,8 +71,10 @@ type Store interface {
 	// InTx runs fn in one transaction: everything fn does through tx commits
 	// together when fn returns nil, and nothing does when it returns an error
 	// or panics (the panic is re-raised after rollback). Calls of tx are only
-	// valid inside fn. Nested InTx is not supported, and neither is calling
-	// the Store itself from fn: tx is the way to the data while fn runs.
+	// valid inside fn. Nested InTx is not supported, and neither is writing
+	// through the Store itself from fn (on SQLite such a write waits for
+	// fn's transaction until its deadline); reads through the Store see
+	// the data as it was before the transaction.
 	//
 	// Reads through tx see fn's own writes. Methods that are atomic on their
 	// own (RotateRefreshToken, RedeemAuthCode, EnsureSigningKey, the bulk

@@ -137,8 +137,8 @@ func (s *Store) dialect() dialect { return dialect{pool: s.pool, closed: &s.clos
 // or write in progress fails, pgx closes the connection, and the call
 // returns within its deadline even when the network silently drops every
 // packet. (pgx then sends the server a cancel request in the background,
-// bounded by its own deadline, so that a statement still running there
-// stops too.)
+// so that a statement still running there stops too; netconn.go bounds
+// how long that may take.)
 func poolConfig(url string, o Options) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -165,8 +165,9 @@ func poolConfig(url string, o Options) (*pgxpool.Config, error) {
 	case conn.ConnectTimeout == 0:
 		conn.ConnectTimeout = DefaultConnectTimeout
 	}
-	dialer := &net.Dialer{Timeout: conn.ConnectTimeout, KeepAliveConfig: keepAlive}
-	conn.DialFunc = dialer.DialContext
+	d := &dialer{net.Dialer{Timeout: conn.ConnectTimeout, KeepAliveConfig: keepAlive}}
+	conn.DialFunc = d.DialContext
+	conn.AfterNetConnect = afterConnect
 	conn.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
 	}

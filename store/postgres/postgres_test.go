@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -282,6 +283,30 @@ func TestAcrossPools(t *testing.T) {
 		})
 		if n := count(t, errs); n[nil] != 1 || n[store.ErrReplayed] != racers-1 {
 			t.Fatalf("%d redemptions succeeded, %d replays: want 1 and %d (errors %v)", n[nil], n[store.ErrReplayed], racers-1, errs)
+		}
+	})
+
+	t.Run("CreateClientWithin", func(t *testing.T) {
+		ss := pools(t)
+		const callers, limit = 64, 20
+		errs := race(callers, func(i int) error {
+			_, err := ss[i%2].CreateClientWithin(t.Context(), store.Client{ID: fmt.Sprintf("dcr_%02d", i), Kind: store.ClientRegistered}, limit)
+			return err
+		})
+		created, refused := 0, 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, store.ErrLimitReached):
+				refused++
+			default:
+				t.Fatalf("caller %d: %v", i, err)
+			}
+		}
+		n, err := ss[1].CountClients(t.Context(), store.ClientRegistered)
+		if err != nil || created != limit || refused != callers-limit || n != limit {
+			t.Fatalf("%d created, %d refused, %d stored (%v); want %d, %d, %d", created, refused, n, err, limit, callers-limit, limit)
 		}
 	})
 
@@ -562,6 +587,54 @@ func TestQueryPlans(t *testing.T) {
 		plan := strings.Join(lines, "\n")
 		if !strings.Contains(plan, c.want) || strings.Contains(plan, "Sort") {
 			t.Errorf("%s: plan\n%s\nwant %q and no sort", c.name, plan, c.want)
+		}
+	}
+}
+
+// TestMigrateAuditEvents builds a schema at version 2 with audit events in
+// the old form, opens it, and checks what the events become.
+func TestMigrateAuditEvents(t *testing.T) {
+	ctx := t.Context()
+	url, schema := pgtest.URL(t), pgtest.Schema(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	setup := []string{
+		`CREATE SCHEMA ` + pgx.Identifier{schema}.Sanitize(),
+		`SET search_path TO ` + pgx.Identifier{schema}.Sanitize(),
+		`CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
+	}
+	for i, name := range migrationFiles(t)[:2] {
+		body, err := os.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup = append(setup, string(body), fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', now())`, i+1, name))
+	}
+	at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
+	setup = append(setup, `INSERT INTO audit_events (org_code, id, time, subject, client_id, action, target, outcome, detail) VALUES
+		('org_a', 'evt_0', '2025-01-02T03:04:05.000006Z', 'usr_1', 'c1', 'update_user', 'usr_2', 'ok', ''),
+		('', 'evt_1', '2025-01-02T03:04:05.000006Z', 'usr_1', 'c1', 'update_user', 'usr_2', 'error', 'tool failed')`)
+	for _, statement := range setup {
+		if _, err := conn.Exec(ctx, statement); err != nil {
+			t.Fatalf("%s: %v", statement, err)
+		}
+	}
+
+	s := openIn(t, schema, nil)
+	if got := appliedMigrations(t, s); len(got) != len(migrationFiles(t)) {
+		t.Fatalf("schema_migrations = %q", got)
+	}
+	old := store.AuditEvent{ID: "evt_0", Time: at, OrgCode: "org_a", ClientID: "c1", Subject: "usr_1", Action: "update_user",
+		Target: "usr_2", Decision: store.DecisionAllow, Outcome: store.OutcomeOK}
+	failed := store.AuditEvent{ID: "evt_1", Time: at, ClientID: "c1", Subject: "usr_1", Action: "update_user",
+		Target: "usr_2", Decision: store.DecisionAllow, Reason: "tool failed", Outcome: store.OutcomeError}
+	for org, want := range map[string]store.AuditEvent{"org_a": old, "": failed} {
+		got, _, err := s.ListAuditEvents(ctx, org, store.AuditFilter{}, store.Page{})
+		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+			t.Errorf("events of %q after the migration = %+v, %v; want %+v", org, got, err, want)
 		}
 	}
 }

@@ -120,6 +120,15 @@ func TestPoolConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
+		// A call's end sets a deadline on the socket at once, with no
+		// cancel request on the call's path.
+		handler := cfg.ConnConfig.BuildContextWatcherHandler(&pgconn.PgConn{})
+		if h, ok := handler.(*pgconn.DeadlineContextWatcherHandler); !ok || h.DeadlineDelay != 0 {
+			t.Errorf("%s: context watcher %#v, want an immediate deadline", c.name, handler)
+		}
+		if cfg.ConnConfig.AfterNetConnect == nil {
+			t.Errorf("%s: no AfterNetConnect to clear the dialer's deadline", c.name)
+		}
 		p := cfg.ConnConfig.RuntimeParams
 		if p["statement_timeout"] != c.timeout || cfg.ConnConfig.ConnectTimeout != c.connect ||
 			(c.maxConns != 0 && cfg.MaxConns != c.maxConns) || p["search_path"] != c.searchPath || p["application_name"] != c.app {
@@ -158,5 +167,47 @@ func TestClassify(t *testing.T) {
 		if got := d.Classify(c.err); got != c.want {
 			t.Errorf("classify(%v) = %v, want %v", c.err, got, c.want)
 		}
+	}
+}
+
+// TestDialerBoundsClosing checks the bounds netconn.go puts on a silent
+// server: a connection pgx never finished opening (a cancel request's)
+// stops reading at the connect timeout, and a deadline set further away
+// than closeGrace (pgx's 15 s when closing) is brought down to it.
+func TestDialerBoundsClosing(t *testing.T) {
+	addr := silentServer(t)
+	d := &dialer{net.Dialer{Timeout: 300 * time.Millisecond}}
+	read := func(c net.Conn) time.Duration {
+		start := time.Now()
+		_, err := c.Read(make([]byte, 1))
+		var netErr net.Error
+		if !errors.As(err, &netErr) || !netErr.Timeout() {
+			t.Fatalf("Read from a silent server: %v, want a timeout", err)
+		}
+		return time.Since(start)
+	}
+
+	cancelConn, err := d.DialContext(t.Context(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancelConn.Close()
+	if elapsed := read(cancelConn); elapsed > 5*time.Second {
+		t.Errorf("a connection never opened for queries read for %v, want about the connect timeout", elapsed)
+	}
+
+	queryConn, err := d.DialContext(t.Context(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer queryConn.Close()
+	if _, err := afterConnect(t.Context(), nil, queryConn); err != nil {
+		t.Fatal(err)
+	}
+	if err := queryConn.SetDeadline(time.Now().Add(15 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := read(queryConn); elapsed < closeGrace-100*time.Millisecond || elapsed > closeGrace+5*time.Second {
+		t.Errorf("with pgx's closing deadline, a read lasted %v, want about %v", elapsed, closeGrace)
 	}
 }

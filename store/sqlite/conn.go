@@ -13,7 +13,8 @@ import (
 // transaction, the writer's statement is reused on the transaction's
 // connection, or prepared for the transaction if the writer has none yet
 // (preparing on the writer pool would wait for the very connection the
-// transaction holds).
+// transaction holds), and kept by the writer once the transaction is over
+// (adopt).
 
 // poolConn runs statements on a pool, keeping one *sql.Stmt per query.
 type poolConn struct {
@@ -44,6 +45,14 @@ func (c *poolConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// adopt prepares and keeps the statements a transaction had to prepare for
+// itself, so that the next transaction finds them. Failing to is harmless.
+func (c *poolConn) adopt(ctx context.Context, queries []string) {
+	for _, query := range queries {
+		c.stmt(ctx, query)
+	}
+}
+
 func (c *poolConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	return exec(ctx, c.stmt, query, args)
 }
@@ -62,6 +71,7 @@ type txConn struct {
 	writer *poolConn
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt // closed by database/sql when tx ends
+	fresh  []string             // queries the writer had no statement for
 }
 
 func (c *txConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -78,6 +88,7 @@ func (c *txConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		if st, err = c.tx.PrepareContext(ctx, query); err != nil {
 			return nil, err
 		}
+		c.fresh = append(c.fresh, query)
 	}
 	if c.stmts == nil {
 		c.stmts = map[string]*sql.Stmt{}

@@ -205,15 +205,18 @@ func (s *Store) inTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
 	if err != nil {
 		return err
 	}
+	c := &txConn{tx: tx, writer: s.writer}
 	defer func() {
 		if p := recover(); p != nil {
 			tx.Rollback()
 			panic(p)
 		}
 	}()
-	if err := fn(&txConn{tx: tx, writer: s.writer}); err != nil {
+	if err := fn(c); err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	s.writer.adopt(ctx, c.fresh)
+	return err
 }

@@ -181,11 +181,14 @@ func (q *Queries) atomically(ctx context.Context, fn func(tx *Queries) error) er
 		return err
 	}
 	if err := fn(q); err != nil {
-		if _, rbErr := q.write.Exec(ctx, "ROLLBACK TO SAVEPOINT orgscope_call"); rbErr != nil {
+		_, rbErr := q.write.Exec(ctx, "ROLLBACK TO SAVEPOINT orgscope_call")
+		if rbErr == nil {
+			_, rbErr = q.write.Exec(ctx, "RELEASE SAVEPOINT orgscope_call")
+		}
+		if rbErr != nil {
 			return errors.Join(err, rbErr)
 		}
-		_, relErr := q.write.Exec(ctx, "RELEASE SAVEPOINT orgscope_call")
-		return errors.Join(err, relErr)
+		return err
 	}
 	_, err := q.write.Exec(ctx, "RELEASE SAVEPOINT orgscope_call")
 	return err

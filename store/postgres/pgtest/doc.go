@@ -2,7 +2,8 @@
 // the test database (or skips the test when there is none to use), and
 // [Open] opens a [postgres.Store] in a fresh schema that is dropped when
 // the test ends, so that tests and concurrent test runs never see each
-// other's rows. Any package's tests may use it:
+// other's rows. [NewProxy] puts a network between a test and the database
+// that can fail on demand. Any package's tests may use it:
 //
 //	func TestSomething(t *testing.T) {
 //		s := pgtest.Open(t) // skipped unless a database is configured
