@@ -184,7 +184,9 @@ func New(opts Options) (*Server, error) {
 		authn,
 		notePrincipal,
 		perPrincipal.limitCalls,
-		func(h http.Handler) http.Handler { return decide(opts.Service.Authorizer(), metadataURL, opts.Service, h) },
+		func(h http.Handler) http.Handler {
+			return decide(opts.Service.Authorizer(), metadataURL, opts.Service, h)
+		},
 		answerOutages,
 		acceptJSON,
 	))
