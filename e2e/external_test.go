@@ -283,7 +283,7 @@ func TestExternalOpaqueTokens(t *testing.T) {
 
 func kidOf(t *testing.T, token string) string {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func kidOf(t *testing.T, token string) string {
 // the server has never seen.
 func signedLike(t *testing.T, keys *jose.JSONWebKeySet, token string) string {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func TestIdPHarness(t *testing.T) {
 	}
 	header := func(t *testing.T, tok string) jose.Header {
 		t.Helper()
-		jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.RS256})
+		jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.RS256})
 		if err != nil {
 			t.Fatalf("not a JWS: %v", err)
 		}

@@ -59,7 +59,7 @@ func readCalls(limit int64, maxBatch int, next http.Handler) http.Handler {
 		rec := recordOf(r.Context())
 		listen := false
 		for _, m := range parsed.messages {
-			rec.Calls = append(rec.Calls, request.Call{Method: m.method, Tool: m.tool})
+			rec.Calls = append(rec.Calls, request.Call{Method: m.method, Tool: m.tool, Arguments: m.arguments})
 			if rec.TraceID == "" {
 				rec.TraceID = traceIDFromMeta(m.meta)
 			}

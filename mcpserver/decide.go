@@ -13,7 +13,7 @@ import (
 // DenialRecorder records a refusal the HTTP layer makes itself (a 403
 // before dispatch) in the audit trail. The service layer implements it.
 type DenialRecorder interface {
-	RecordDenial(ctx context.Context, p *auth.Principal, action string, d authz.Decision)
+	RecordDenial(ctx context.Context, p *auth.Principal, action string, arguments []byte, d authz.Decision)
 }
 
 // firstModernVersion is the protocol version from which clients take the
@@ -43,7 +43,7 @@ func decide(az authz.Authorizer, metadataURL string, denials DenialRecorder, nex
 				continue
 			}
 			if denials != nil {
-				denials.RecordDenial(ctx, p, a.Name, d)
+				denials.RecordDenial(ctx, p, a.Name, c.Arguments, d)
 			}
 			needed = union(needed, a.Scopes)
 			missing = union(missing, d.Missing)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,3 +260,47 @@ func TestListenStreamFlows(t *testing.T) {
 		t.Fatalf("whoami over the listening session: %v %+v", err, res)
 	}
 }
+
+// TestAccessLogNamesWhoAndWhere: every access line of /mcp names the client
+// and the org — a refusal's too, and for a global token the org it acted on.
+func TestAccessLogNamesWhoAndWhere(t *testing.T) {
+	var out strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(mcpserver.LogHandler(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(p)
+	}), nil)))
+	f := newFixture(t, fixtureOptions{options: func(o *mcpserver.Options) { o.Logger = logger }})
+	call := func(tool, args string) string {
+		return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `}}`
+	}
+	f.post(f.token(t, "org_acme", "read:users"), call("create_user", `{"email":"x@acme.example"}`)) // 403
+	f.post(f.token(t, "org_acme", "read:users"), call("list_users", `{"org_code":"org_beta"}`))     // tenant
+	f.post(f.token(t, "", "read:users"), call("list_users", `{"org_code":"org_beta"}`))             // global, allowed
+	mu.Lock()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	mu.Unlock()
+	var access []string
+	for _, l := range lines {
+		if strings.Contains(l, "msg=request") {
+			access = append(access, l)
+		}
+	}
+	if len(access) != 3 {
+		t.Fatalf("%d access lines:\n%s", len(access), out.String())
+	}
+	for i, want := range []string{
+		"status=403 .*client_id=client-\\d+ org_code=org_acme tool=create_user decision=deny reason=insufficient_scope",
+		"status=200 .*client_id=client-\\d+ org_code=org_acme tool=list_users decision=deny reason=tenant",
+		"status=200 .*client_id=client-\\d+ org_code=org_beta tool=list_users",
+	} {
+		if !regexp.MustCompile(want).MatchString(access[i]) {
+			t.Errorf("access line %d: %s\nwant it to match %s", i, access[i], want)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -144,3 +144,23 @@ func canonicalArgs(in any) (map[string]any, string) {
 	}
 	return args, hex.EncodeToString(sum[:])
 }
+
+// HashArguments is the params_sha256 of raw JSON arguments: the hex
+// SHA-256 of their canonical form (members sorted, no whitespace, numbers
+// as written), or of the bytes themselves when they are not JSON. Absent
+// arguments hash as an empty object.
+func HashArguments(raw []byte) string {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		raw = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) == nil {
+		if canonical, err := json.Marshal(v); err == nil {
+			raw = canonical
+		}
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}

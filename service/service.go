@@ -426,9 +426,11 @@ func (s *Service) newEvent(c Caller, op string) store.AuditEvent {
 }
 
 // RecordDenial records a refusal made before the service was reached: the
-// HTTP layer's 403 for a token that lacks a tool's scopes.
-func (s *Service) RecordDenial(ctx context.Context, p *auth.Principal, action string, d authz.Decision) {
+// HTTP layer's 403 for a token that lacks a tool's scopes. arguments are
+// the call's, raw.
+func (s *Service) RecordDenial(ctx context.Context, p *auth.Principal, action string, arguments []byte, d authz.Decision) {
 	ev := s.newEvent(MCPCaller(ctx, p), action)
+	ev.ParamsSHA256 = HashArguments(arguments)
 	ev.OrgCode = ""
 	if p != nil {
 		ev.OrgCode = p.OrgCode

@@ -3,8 +3,6 @@ package tools
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,7 +63,7 @@ func add[In, Out any](server *mcp.Server, svc *service.Service, t *mcp.Tool, cal
 		caller := service.MCPCaller(ctx, p)
 		var in In
 		if err := decodeArguments(req.Params.Arguments, &in); err != nil {
-			return errorResult(svc.RefuseInput(ctx, caller, t.Name, rawHash(req.Params.Arguments), err).Error()), nil
+			return errorResult(svc.RefuseInput(ctx, caller, t.Name, service.HashArguments(req.Params.Arguments), err).Error()), nil
 		}
 		out, err := call(ctx, caller, in)
 		if err != nil {
@@ -135,12 +133,6 @@ func jsonType(goType string) string {
 		return "an RFC 3339 time"
 	}
 	return "a value of another type"
-}
-
-// rawHash is the SHA-256 of arguments that could not be decoded.
-func rawHash(raw json.RawMessage) string {
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:])
 }
 
 func errorResult(msg string) *mcp.CallToolResult {

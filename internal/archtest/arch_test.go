@@ -91,7 +91,9 @@ func under(pkg, prefix string) bool {
 // TestImportDirection: an external issuer replaces the embedded one without
 // touching the resource server, so nothing but cmd (and tests) imports
 // authserver; store is the bottom of the graph; auth and wellknown know
-// nothing of tools or of each other's callers.
+// nothing of tools or of each other's callers; the decision point (authz)
+// depends on nothing but auth, and the service on nothing that serves a
+// way in (tools, mcpserver, the issuer), so every way in can use it.
 func TestImportDirection(t *testing.T) {
 	pkgs := packages(t)
 	if len(pkgs) < 8 {
@@ -103,8 +105,10 @@ func TestImportDirection(t *testing.T) {
 		onlyStore bool
 	}{
 		{pkg: "mcpserver", forbidden: []string{"authserver", "cmd"}},
-		{pkg: "tools", forbidden: []string{"authserver", "mcpserver", "wellknown", "cmd"}},
-		{pkg: "auth", forbidden: []string{"authserver", "tools", "mcpserver", "store", "wellknown", "cmd"}},
+		{pkg: "tools", forbidden: []string{"authserver", "mcpserver", "wellknown", "cmd", "store/sqlite", "store/postgres"}},
+		{pkg: "auth", forbidden: []string{"authserver", "tools", "mcpserver", "store", "wellknown", "cmd", "service", "authz"}},
+		{pkg: "authz", forbidden: []string{"authserver", "tools", "mcpserver", "store", "wellknown", "cmd", "service"}},
+		{pkg: "service", forbidden: []string{"authserver", "tools", "mcpserver", "wellknown", "cmd"}},
 		{pkg: "wellknown", forbidden: []string{"authserver", "tools", "mcpserver", "auth", "store", "cmd"}},
 		{pkg: "authserver", forbidden: []string{"mcpserver", "tools", "wellknown", "cmd"}},
 		{pkg: "store", onlyStore: true},

@@ -36,6 +36,8 @@ type Call struct {
 	Method string
 	// Tool is the tool a tools/call names.
 	Tool string
+	// Arguments are the tool's arguments, raw, as the body holds them.
+	Arguments []byte
 }
 
 // Outcome is what became of one tool call, as the tool reports it.

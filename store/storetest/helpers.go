@@ -185,7 +185,6 @@ func keys[T any](records []T, key func(T) string) []string {
 func userID(u store.User) string           { return u.ID }
 func orgCode(o store.Org) string           { return o.Code }
 func flagKey(f store.EffectiveFlag) string { return f.Definition.Key }
-func eventID(e store.AuditEvent) string    { return e.ID }
 
 func sortedCopy(s []string) []string {
 	c := slices.Clone(s)

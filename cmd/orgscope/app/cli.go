@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,11 +11,13 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/buildinfo"
 	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/service"
+	"github.com/orgscope/orgscope/store"
 )
 
 const usage = `OrgScope: an MCP server for the users, organizations and feature flags of a multi-tenant SaaS.
@@ -27,6 +30,7 @@ Commands:
   clients create    create a machine client (client_credentials) and print its secret once
   users set-password
                     set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
+  audit export      write the audit trail as JSON lines, for a log pipeline
   seed              fill a database with synthetic tenants (org_s00001…) for load tests
   version           print the version, commit, build time and Go version (also --version)
   help              print this help (also -h, --help)
@@ -37,6 +41,7 @@ Examples:
   orgscope orgs create --code org_x --name "X Corp"
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
   orgscope users set-password --org org_x --email ann@x.example
+  orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
   orgscope seed --orgs N --users M
 
 Run "orgscope <command> -h" for a command's flags ("orgscope serve -h" for the
@@ -69,6 +74,7 @@ var subcommands = map[string][]string{
 	"orgs":    {"create"},
 	"clients": {"create"},
 	"users":   {"set-password"},
+	"audit":   {"export"},
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -116,6 +122,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.createClient(ctx, args)
 	case "users set-password":
 		return c.setPassword(ctx, args)
+	case "audit export":
+		return c.exportAudit(ctx, args)
 	case "seed":
 		return c.seed(ctx, args)
 	}
@@ -265,5 +273,38 @@ func (c cli) setPassword(ctx context.Context, args []string) error {
 			fmt.Fprintf(c.stdout, "  password: %s\nIt is shown once and stored hashed.\n", password)
 		}
 		return nil
+	})
+}
+
+func (c cli) exportAudit(ctx context.Context, args []string) error {
+	cfg := DefaultConfig()
+	var org, since, format string
+	cmd := newCommand("audit export", "orgscope audit export [--org org_x] [--since RFC3339] --format jsonl [--db …]")
+	cmd.fs.StringVar(&org, "org", "", "only this organization's events (default: every organization's, and the platform-wide ones)")
+	cmd.fs.StringVar(&since, "since", "", "only events at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z)")
+	cmd.fs.StringVar(&format, "format", "", "output format; jsonl (one JSON object a line) is the one there is (required)")
+	storeFlags(cmd.fs, &cfg)
+	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
+		return err
+	}
+	if format != "jsonl" {
+		return &usageError{err: fmt.Errorf("--format must be jsonl, got %q", format), hint: cmd.hint()}
+	}
+	in := service.ExportAuditInput{OrgCode: org, AllOrgs: org == ""}
+	if since != "" {
+		t, err := time.Parse(time.RFC3339Nano, since)
+		if err != nil {
+			return &usageError{err: fmt.Errorf("--since %q is not an RFC 3339 time (like 2026-11-01T00:00:00Z)", since), hint: cmd.hint()}
+		}
+		in.Since = t
+	}
+	return c.withService(ctx, cfg, "audit export", func(svc *service.Service, caller service.Caller) error {
+		w := bufio.NewWriter(c.stdout)
+		enc := json.NewEncoder(w)
+		err := svc.ExportAuditEvents(ctx, caller, in, func(e store.AuditEvent) error { return enc.Encode(e) })
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		return err
 	})
 }
