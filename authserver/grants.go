@@ -19,6 +19,12 @@ import (
 // Options.RefreshTokenTTL is zero. Each use rotates it.
 const DefaultRefreshTokenTTL = 30 * 24 * time.Hour
 
+// DefaultRefreshReuseInterval is how long a rotated refresh token may be
+// presented again by the same client (see Options.RefreshReuseInterval):
+// long enough for sessions racing on one keyring, short enough that a
+// stolen token replayed later still revokes the family.
+const DefaultRefreshReuseInterval = 30 * time.Second
+
 // pkceVerifier is RFC 7636 §4.1: 43 to 128 unreserved characters.
 var pkceVerifier = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
@@ -133,7 +139,7 @@ func (s *Server) refreshTokenGrant(r *http.Request) (*tokenResponse, *oauthError
 	next := credential.RandomToken(32)
 	rotated, err := s.opts.Store.RotateRefreshToken(ctx, hashToken(old), store.RefreshToken{
 		TokenHash: hashToken(next), GrantID: grant.ID, ExpiresAt: s.opts.Now().Add(s.opts.RefreshTokenTTL),
-	}, 0)
+	}, s.opts.RefreshReuseInterval)
 	switch {
 	case errors.Is(err, store.ErrReplayed):
 		s.log.WarnContext(ctx, "refresh token reused; its grant is revoked", "client_id", client.ID, "grant_id", grant.ID)

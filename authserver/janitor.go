@@ -19,8 +19,8 @@ func (s *Server) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	idleCutoff := now.Add(-s.opts.RegisteredClientIdle)
-	idle, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered, idleCutoff, idleCutoff)
+	idle, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered,
+		now.Add(-s.opts.RegistrationUnusedTTL), now.Add(-s.opts.RegisteredClientIdle))
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,11 @@ const RegisterPath = "/oauth2/register"
 const (
 	DefaultMaxRegisteredClients = 1000
 	DefaultRegisteredClientIdle = 30 * 24 * time.Hour
+	// DefaultRegistrationUnusedTTL is how long a registration that never
+	// completed an authorization is kept: a real client signs a person in
+	// within minutes of registering, and a flood of registrations that
+	// never do must not hold the cap for long.
+	DefaultRegistrationUnusedTTL = time.Hour
 )
 
 // registrationRequest is the RFC 7591 §2 metadata OrgScope reads.
@@ -142,17 +147,10 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 			s.registrations.release(slot)
 		}
 	}()
-	idleCutoff := s.opts.Now().Add(-s.opts.RegisteredClientIdle)
-	if _, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered, idleCutoff, idleCutoff); err != nil {
+	now := s.opts.Now()
+	if _, err := s.opts.Store.DeleteIdleClients(ctx, store.ClientRegistered,
+		now.Add(-s.opts.RegistrationUnusedTTL), now.Add(-s.opts.RegisteredClientIdle)); err != nil {
 		return nil, s.storeFailure(ctx, "expire idle clients", err)
-	}
-	n, err := s.opts.Store.CountClients(ctx, store.ClientRegistered)
-	if err != nil {
-		return nil, s.storeFailure(ctx, "count clients", err)
-	}
-	if n >= s.opts.MaxRegisteredClients {
-		return nil, &oauthError{status: http.StatusTooManyRequests, code: "temporarily_unavailable", retryAfter: 3600,
-			description: "the registration limit is reached; unused registrations expire over time"}
 	}
 
 	c := store.Client{
@@ -169,8 +167,14 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 		secret = credential.RandomToken(32)
 		c.SecretHash = credential.HashSecret(secret)
 	}
-	c, err = s.opts.Store.CreateClient(ctx, c)
-	if errors.Is(err, store.ErrConflict) { // a 128-bit id collided: practically never
+	// The cap holds exactly, however many register at once on however
+	// many replicas: the store counts and inserts in one serialised step.
+	c, err := s.opts.Store.CreateClientWithin(ctx, c, s.opts.MaxRegisteredClients)
+	switch {
+	case errors.Is(err, store.ErrLimitReached):
+		return nil, &oauthError{status: http.StatusTooManyRequests, code: "temporarily_unavailable", retryAfter: 600,
+			description: "the registration limit is reached; registrations that never complete a sign-in expire within an hour"}
+	case errors.Is(err, store.ErrConflict): // a 128-bit id collided: practically never
 		return nil, errServer()
 	}
 	if err != nil {

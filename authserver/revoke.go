@@ -83,6 +83,21 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, errInvalidRequest("token is required"))
 		return
 	}
+	// An access token issued to the caller goes on the denylist, which
+	// every replica's resource server reads: a client_credentials token
+	// stops working at the next call, and so does an interactive one
+	// (whose grant goes too).
+	if c := s.ownToken(token); c != nil && c.ClientID == clientID && c.ID != "" {
+		revoked := store.RevokedToken{TokenID: c.ID, ClientID: clientID, ExpiresAt: c.Expiry.Time()}
+		if err := s.opts.Store.RevokeToken(ctx, revoked); err != nil {
+			writeOAuthError(w, s.storeFailure(ctx, "revoke token", err))
+			return
+		}
+		if s.opts.Revoked != nil {
+			s.opts.Revoked(revoked)
+		}
+		s.log.InfoContext(ctx, "access token revoked", "client_id", clientID, "jti", c.ID)
+	}
 	grantID := s.grantOf(ctx, token, clientID)
 	if grantID != "" {
 		if err := s.opts.Store.RevokeGrant(ctx, grantID); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -141,8 +156,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	out := introspection{}
 	if c := s.ownToken(token); c != nil && auth.ResourceMatches(c.Audience, s.opts.Resource) && mayKnow(c.ClientID) {
-		active := true
-		if c.GrantID != "" {
+		revoked, err := s.opts.Store.IsTokenRevoked(ctx, c.ID)
+		active := err == nil && !revoked
+		if active && c.GrantID != "" {
 			g, err := s.opts.Store.GetGrant(ctx, c.GrantID)
 			active = err == nil && !g.Revoked()
 		}

@@ -31,13 +31,14 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (store.Client, error)
 	CreateClient(ctx context.Context, c store.Client) (store.Client, error)
 	TouchClient(ctx context.Context, id string, t time.Time) error
-	CountClients(ctx context.Context, kind store.ClientKind) (int, error)
+	CreateClientWithin(ctx context.Context, c store.Client, limit int) (store.Client, error)
 	DeleteIdleClients(ctx context.Context, kind store.ClientKind, neverUsedBefore, idleBefore time.Time) (int, error)
 
 	EnsureSigningKey(ctx context.Context, candidate store.SigningKey) (store.SigningKey, error)
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
 
 	store.GrantStore
+	store.DenylistStore
 }
 
 var _ Store = store.Store(nil)
@@ -67,6 +68,12 @@ type Options struct {
 	// RefreshTokenTTL is the refresh-token lifetime (each use rotates it).
 	// Zero means DefaultRefreshTokenTTL.
 	RefreshTokenTTL time.Duration
+	// RefreshReuseInterval is how long after a refresh token was rotated
+	// the same client may present it again and get a fresh pair instead of
+	// having its grant revoked: clients that run several sessions on one
+	// keyring (Codex, for one) replay a token another session has just
+	// rotated. Zero means DefaultRefreshReuseInterval; negative, none.
+	RefreshReuseInterval time.Duration
 	// RedirectSchemes are the private-use URI schemes accepted in redirect
 	// URIs besides https, loopback http and reverse-domain schemes. Nil
 	// means DefaultRedirectSchemes.
@@ -77,6 +84,10 @@ type Options struct {
 	// DefaultRegisteredClientIdle.
 	MaxRegisteredClients int
 	RegisteredClientIdle time.Duration
+	// RegistrationUnusedTTL is how long a registered client that never
+	// completed an authorization is kept; zero means
+	// DefaultRegistrationUnusedTTL.
+	RegistrationUnusedTTL time.Duration
 	// MetadataDocumentClient supplies the TLS settings used to fetch Client
 	// ID Metadata Documents (tests trust their own CA with it); nil means
 	// the system's. MetadataDocumentAllowPrivate lets such documents live on
@@ -109,6 +120,10 @@ type Options struct {
 	// the issuer is on a loopback address, loopback origins are allowed
 	// too. Credentials are never allowed.
 	AllowedOrigins []string
+	// Revoked, when set, is told of every access token this server revokes,
+	// as soon as the denylist in the store holds it: the resource server of
+	// this process then refuses it at once, ahead of its next poll.
+	Revoked func(store.RevokedToken)
 	// Logger receives one line per issued or refused token (never the token
 	// or a secret). Nil discards.
 	Logger *slog.Logger
@@ -156,8 +171,17 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.MaxRegisteredClients <= 0 {
 		opts.MaxRegisteredClients = DefaultMaxRegisteredClients
 	}
+	switch {
+	case opts.RefreshReuseInterval == 0:
+		opts.RefreshReuseInterval = DefaultRefreshReuseInterval
+	case opts.RefreshReuseInterval < 0:
+		opts.RefreshReuseInterval = 0
+	}
 	if opts.RegisteredClientIdle <= 0 {
 		opts.RegisteredClientIdle = DefaultRegisteredClientIdle
+	}
+	if opts.RegistrationUnusedTTL <= 0 {
+		opts.RegistrationUnusedTTL = DefaultRegistrationUnusedTTL
 	}
 	if opts.PasswordCost == 0 {
 		opts.PasswordCost = credential.DefaultPasswordCost

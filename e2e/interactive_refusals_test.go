@@ -5,8 +5,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/orgscope/orgscope/cmd/orgscope/app"
 )
 
 const redirect = "http://127.0.0.1:41234/callback"
@@ -61,6 +64,10 @@ func (f *flow) exchange(code string, edit func(url.Values)) (int, map[string]any
 	return formPost(f.t, f.s.URL+"/oauth2/token", form)
 }
 
+// reuseInterval is the refresh reuse interval of the refusal tests' server:
+// short, so that a test can wait it out.
+const reuseInterval = 500 * time.Millisecond
+
 func refresh(t *testing.T, s *testServer, clientID, token string) (int, map[string]any) {
 	return formPost(t, s.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}, "client_id": {clientID}})
 }
@@ -72,7 +79,7 @@ func mcpStatus(t *testing.T, s *testServer, token string) int {
 }
 
 func TestAuthorizationCodeRefusals(t *testing.T) {
-	s := startServer(t, serverOptions{})
+	s := startServer(t, serverOptions{config: func(c *app.Config) { c.RefreshReuseInterval = reuseInterval }})
 	client := publicClient(t, s, redirect)
 	ada := s.Users["ada@acme.example"]
 
@@ -149,8 +156,20 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 			t.Fatalf("rotation: %d %v", status, tok2)
 		}
 		r2, a2 := tok2["refresh_token"].(string), tok2["access_token"].(string)
+		// Within the reuse interval the same client replaying the rotated
+		// token (another session on its keyring) gets a fresh pair, and
+		// nothing is revoked.
+		status, tok3 := refresh(t, s, client, r1)
+		if status != 200 || tok3["refresh_token"] == nil || tok3["refresh_token"] == r2 {
+			t.Fatalf("replay within the reuse interval: %d %v", status, tok3)
+		}
+		if got := mcpStatus(t, s, a2); got != 200 {
+			t.Errorf("a replay within the interval revoked the family: %d", got)
+		}
+		// Past it, a replay is taken for theft: the whole family goes.
+		time.Sleep(reuseInterval + 200*time.Millisecond)
 		if status, body := refresh(t, s, client, r1); status != 400 || body["error"] != "invalid_grant" {
-			t.Fatalf("reuse of a rotated token: %d %v", status, body)
+			t.Fatalf("reuse of a rotated token past the interval: %d %v", status, body)
 		}
 		if status, body := refresh(t, s, client, r2); status != 400 || body["error"] != "invalid_grant" {
 			t.Errorf("the family's newest token survived reuse detection: %d %v", status, body)

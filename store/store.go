@@ -287,4 +287,16 @@ type DenylistStore interface {
 	// RevokedTokensSince lists the tokens revoked at or after since that
 	// have not expired yet, oldest revocation first.
 	RevokedTokensSince(ctx context.Context, since time.Time) ([]RevokedToken, error)
+
+	// IsTokenRevoked reports whether the token with this id is on the
+	// denylist (and has not expired).
+	IsTokenRevoked(ctx context.Context, tokenID string) (bool, error)
+
+	// CutOffClient makes every token of the client issued before now
+	// invalid, until until (the longest a token lives). A later cut-off
+	// moves the cutoff forward; an earlier one changes nothing.
+	CutOffClient(ctx context.Context, clientID string, until time.Time) (ClientCutoff, error)
+	// ClientCutoffsSince lists the cutoffs changed at or after since that
+	// have not expired yet, oldest change first.
+	ClientCutoffsSince(ctx context.Context, since time.Time) ([]ClientCutoff, error)
 }

@@ -284,3 +284,11 @@ type RevokedToken struct {
 	ExpiresAt time.Time // zero: never expires
 	RevokedAt time.Time // stamped by the store
 }
+
+// ClientCutoff invalidates a client's tokens issued before Cutoff.
+type ClientCutoff struct {
+	ClientID  string
+	Cutoff    time.Time
+	ExpiresAt time.Time
+	ChangedAt time.Time
+}

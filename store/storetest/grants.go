@@ -19,6 +19,7 @@ var grantTests = []test{
 	{"RefreshRotateConcurrent", testRefreshRotateConcurrent},
 	{"RefreshRotateReuseWindow", testRefreshRotateReuseWindow},
 	{"DenylistRevokeToken", testDenylistRevokeToken},
+	{"DenylistClientCutoff", testDenylistClientCutoff},
 	{"DeleteExpired", testDeleteExpired},
 }
 
@@ -451,4 +452,62 @@ func testDenylistRevokeToken(t *testing.T, s store.Store) {
 		[]store.RevokedToken{first, {TokenID: "jti-2", ClientID: "c2", RevokedAt: listed[1].RevokedAt}})
 	equal(t, "denylist since after the second revocation", len(since(listed[1].RevokedAt.Add(time.Microsecond))), 0)
 	equal(t, "denylist since the second revocation", since(listed[1].RevokedAt), listed[1:])
+	for id, want := range map[string]bool{"jti-1": true, "jti-2": true, "jti-expired": false, "jti-never": false} {
+		got, err := s.IsTokenRevoked(ctx, id)
+		ok(t, err, "IsTokenRevoked "+id)
+		equal(t, "IsTokenRevoked "+id, got, want)
+	}
 }
+
+func testDenylistClientCutoff(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	since := func(at time.Time) []store.ClientCutoff {
+		t.Helper()
+		got, err := s.ClientCutoffsSince(ctx, at)
+		ok(t, err, "ClientCutoffsSince")
+		return got
+	}
+	equal(t, "cutoffs of a fresh store", len(since(time.Time{})), 0)
+
+	first, err := s.CutOffClient(ctx, "c1", future)
+	ok(t, err, "CutOffClient c1")
+	if !isStamped(first.Cutoff) || first.ChangedAt != first.Cutoff || !first.ExpiresAt.Equal(future) {
+		t.Fatalf("first cutoff = %+v", first)
+	}
+	equal(t, "cutoffs", since(time.Time{}), []store.ClientCutoff{first})
+	_, err = s.CutOffClient(ctx, "c-old", past)
+	ok(t, err, "CutOffClient c-old (already expired)")
+	equal(t, "expired cutoffs are not listed", since(time.Time{}), []store.ClientCutoff{first})
+
+	time.Sleep(2 * time.Millisecond)
+	second, err := s.CutOffClient(ctx, "c1", future.Add(-time.Hour))
+	ok(t, err, "CutOffClient c1 again")
+	if !second.Cutoff.After(first.Cutoff) || !second.ExpiresAt.Equal(future) {
+		t.Fatalf("a later cutoff = %+v after %+v: the cutoff moves forward and the expiry never back", second, first)
+	}
+	equal(t, "cutoffs since the second change", since(second.ChangedAt), []store.ClientCutoff{second})
+	equal(t, "cutoffs since after it", len(since(second.ChangedAt.Add(time.Microsecond))), 0)
+
+	// InTx: the cutoff commits or rolls back with the rest.
+	err = s.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.CutOffClient(ctx, "c-tx", future); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	wantErr(t, err, errRollback, "InTx returning an error")
+	for _, c := range since(time.Time{}) {
+		if c.ClientID == "c-tx" {
+			t.Errorf("a rolled-back cutoff is listed: %+v", c)
+		}
+	}
+
+	n, err := s.DeleteExpired(ctx, time.Now())
+	ok(t, err, "DeleteExpired")
+	if n < 1 {
+		t.Errorf("DeleteExpired removed %d rows; the expired cutoff should have gone", n)
+	}
+	equal(t, "cutoffs after DeleteExpired", since(time.Time{}), []store.ClientCutoff{second})
+}
+
+var errRollback = errors.New("storetest: roll back")

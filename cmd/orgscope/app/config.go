@@ -50,6 +50,10 @@ type Config struct {
 	// positive, and at most MaxTokenTTL unless AllowLongTokenTTL.
 	TokenTTL          time.Duration
 	AllowLongTokenTTL bool
+	// RefreshReuseInterval is how long a rotated refresh token may be
+	// presented again by its client without revoking its grant; zero means
+	// none (DefaultConfig sets authserver's default).
+	RefreshReuseInterval time.Duration
 	// AuditRetention bounds how long audit events are kept; zero keeps
 	// them forever (DefaultConfig sets DefaultAuditRetention).
 	AuditRetention time.Duration
@@ -141,6 +145,7 @@ func DefaultConfig() Config {
 		Demo:                     DemoAuto,
 		TokenTTL:                 authserver.DefaultTokenTTL,
 		AuditRetention:           DefaultAuditRetention,
+		RefreshReuseInterval:     authserver.DefaultRefreshReuseInterval,
 		MaxConnections:           connlimit.DefaultTotal,
 		MaxConnectionsPerAddress: connlimit.DefaultPerAddress,
 		JWKSRefresh:              auth.DefaultKeyRefresh,

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -163,11 +164,18 @@ func warnings(cfg Config, publicURL string, useTLS bool, logger *slog.Logger) {
 // embeddedMode runs OrgScope's own issuer: its endpoints under /oauth2/,
 // its metadata, and a verifier of its tokens.
 func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger, opts *mcpserver.Options) error {
+	// The issuer tells this process's denylist of what it revokes, so that
+	// this replica refuses it at once; the others learn it from the store.
+	var denylist *auth.Denylist
 	issuer, err := authserver.New(ctx, authserver.Options{
+		Revoked: func(t store.RevokedToken) {
+			denylist.Add(auth.Revocations{Tokens: []auth.RevokedToken{{TokenID: t.TokenID, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}}})
+		},
 		Issuer:                       publicURL,
 		Resource:                     resource,
 		Store:                        st,
 		TokenTTL:                     cfg.TokenTTL,
+		RefreshReuseInterval:         cmp.Or(cfg.RefreshReuseInterval, -1), // zero: none
 		PasswordCost:                 cfg.PasswordCost,
 		MetadataDocumentAllowPrivate: cfg.CIMDAllowPrivate,
 		RateLimit:                    issuerRateLimit(cfg.RateLimits),
@@ -189,7 +197,8 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		return err
 	}
 	go issuer.Janitor(ctx, 10*time.Minute)
-	opts.Verifier = embeddedVerifier(jwtVerifier, issuer)
+	denylist = auth.NewDenylistVerifier(ctx, auth.NewCachingVerifier(jwtVerifier, nil), revocationFeed(st), &auth.DenylistOptions{Logger: logger})
+	opts.Verifier = embeddedVerifier(denylist, issuer)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
 	opts.AuthServerMetadata = issuer.Metadata()
@@ -227,10 +236,33 @@ func externalMode(ctx context.Context, cfg Config, resource string, logger *slog
 // flow — their grant checked on every call, so that revoking it (code
 // replay, refresh reuse, revocation, the user's deletion) takes effect at
 // once.
-func embeddedVerifier(jwt auth.Verifier, issuer *authserver.Server) auth.Verifier {
-	return auth.NewRevocationVerifier(auth.NewCachingVerifier(jwt, nil), func(ctx context.Context, p *auth.Principal) (bool, error) {
+func embeddedVerifier(denylist *auth.Denylist, issuer *authserver.Server) auth.Verifier {
+	return auth.NewRevocationVerifier(denylist, func(ctx context.Context, p *auth.Principal) (bool, error) {
 		return issuer.GrantActive(ctx, p.GrantID, p.OrgCode, p.Subject)
 	})
+}
+
+// revocationFeed reads the store's denylist and client cutoffs for the
+// resource server.
+func revocationFeed(st store.Store) auth.RevocationFeed {
+	return func(ctx context.Context, since time.Time) (auth.Revocations, error) {
+		var out auth.Revocations
+		tokens, err := st.RevokedTokensSince(ctx, since)
+		if err != nil {
+			return out, err
+		}
+		cutoffs, err := st.ClientCutoffsSince(ctx, since)
+		if err != nil {
+			return out, err
+		}
+		for _, t := range tokens {
+			out.Tokens = append(out.Tokens, auth.RevokedToken{TokenID: t.TokenID, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt})
+		}
+		for _, c := range cutoffs {
+			out.Cutoffs = append(out.Cutoffs, auth.ClientCutoff{ClientID: c.ClientID, Cutoff: c.Cutoff, ExpiresAt: c.ExpiresAt, ChangedAt: c.ChangedAt})
+		}
+		return out, nil
+	}
 }
 
 // auditJanitor removes audit events older than retention, now and then

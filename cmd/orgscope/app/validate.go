@@ -53,6 +53,9 @@ func (c Config) validate() error {
 		}
 	}
 
+	if c.RefreshReuseInterval < 0 || c.RefreshReuseInterval > 10*time.Minute {
+		bad("%s must be between 0 and 10m, got %s", flagRef("refresh-reuse-interval"), fmtDuration(c.RefreshReuseInterval))
+	}
 	if rl := c.RateLimits; rl != nil {
 		for _, r := range []struct {
 			flag string
