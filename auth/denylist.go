@@ -170,7 +170,6 @@ func (d *Denylist) Verify(ctx context.Context, token string) (*Principal, error)
 	return p, nil
 }
 
-
 // Add takes revocations made by this process, ahead of the next poll.
 func (d *Denylist) Add(r Revocations) {
 	d.mu.Lock()
