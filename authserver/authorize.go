@@ -76,7 +76,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			"The redirect_uri of this request is not registered for the application, so OrgScope will not send you there.")
 		return
 	}
-	if code, description := s.checkAuthorizeRequest(client, q); code != "" {
+	if code, description := s.checkAuthorizeRequest(ctx, client, q); code != "" {
 		s.log.InfoContext(ctx, "authorize refused", "error", code, "client_id", client.ID, "description", description)
 		s.renderError(w, http.StatusBadRequest, "Request refused",
 			"OrgScope cannot accept this request from "+client.Name+": "+description+" (error "+code+"). "+
@@ -108,7 +108,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		RedirectURI:         redirectURI,
 		State:               q.Get("state"),
 		Scopes:              scopes,
-		Resource:            s.opts.Resource,
+		Resource:            s.resourceOf(ctx),
 		CodeChallenge:       q.Get("code_challenge"),
 		CodeChallengeMethod: "S256",
 		CSRFHash:            hashToken(csrf),
@@ -127,7 +127,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // description for an authorization request the client and redirect URI of
 // which are known, or "" when it is acceptable. Descriptions never repeat
 // what the request said.
-func (s *Server) checkAuthorizeRequest(client *interactiveClient, q url.Values) (code, description string) {
+func (s *Server) checkAuthorizeRequest(ctx context.Context, client *interactiveClient, q url.Values) (code, description string) {
 	for name, values := range q {
 		if len(values) > 1 && name != "resource" {
 			return "invalid_request", "a parameter other than resource is repeated"
@@ -148,8 +148,8 @@ func (s *Server) checkAuthorizeRequest(client *interactiveClient, q url.Values) 
 		return "invalid_request", "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)"
 	}
 	for _, res := range q["resource"] {
-		if !auth.ResourceMatches([]string{res}, s.opts.Resource) {
-			return "invalid_target", "this server issues tokens only for " + s.opts.Resource
+		if !auth.ResourceMatches([]string{res}, s.resourceOf(ctx)) {
+			return "invalid_target", "this server issues tokens only for " + s.resourceOf(ctx)
 		}
 	}
 	if q.Has("scope") && len(auth.Narrow(auth.AllScopes, auth.ParseScopes(q.Get("scope")))) == 0 {
@@ -400,7 +400,7 @@ func (s *Server) redirectWith(w http.ResponseWriter, r *http.Request, redirectUR
 	if state != "" {
 		q.Set("state", state)
 	}
-	q.Set("iss", s.opts.Issuer)
+	q.Set("iss", s.issuerOf(r.Context()))
 	u.RawQuery = q.Encode()
 	pageHeaders(w, formTarget(redirectURI))
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)

@@ -33,7 +33,7 @@ func (s *Server) ownToken(token string) *tokenClaims {
 		if parsed.Claims(k.Key, &c) != nil {
 			continue
 		}
-		if c.Issuer != s.opts.Issuer || c.Expiry == nil || !s.opts.Now().Before(c.Expiry.Time()) {
+		if !s.isOwnIssuer(c.Issuer) || c.Expiry == nil || !s.opts.Now().Before(c.Expiry.Time()) {
 			return nil
 		}
 		return &c
@@ -155,7 +155,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return issuedTo == caller || slices.Contains(s.opts.IntrospectionClients, caller)
 	}
 	out := introspection{}
-	if c := s.ownToken(token); c != nil && auth.ResourceMatches(c.Audience, s.opts.Resource) && mayKnow(c.ClientID) {
+	if c := s.ownToken(token); c != nil && auth.ResourceMatches(c.Audience, s.resourceOf(ctx)) && mayKnow(c.ClientID) {
 		revoked, err := s.opts.Store.IsTokenRevoked(ctx, c.ID)
 		active := err == nil && !revoked
 		if active && c.GrantID != "" {
@@ -170,7 +170,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	} else if rt, g, err := s.opts.Store.LookupRefreshToken(ctx, hashToken(token)); err == nil && mayKnow(g.ClientID) &&
 		!g.Revoked() && rt.RotatedAt.IsZero() && s.opts.Now().Before(rt.ExpiresAt) {
 		out = introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: g.ClientID, Subject: g.UserID,
-			TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), Issuer: s.opts.Issuer, OrgCode: g.OrgCode}
+			TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), Issuer: s.issuerOf(ctx), OrgCode: g.OrgCode}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +63,11 @@ type Options struct {
 	// Resource is the canonical URI of the MCP endpoint, the only audience
 	// tokens are issued for. Required.
 	Resource string
+	// Aliases are other issuer identifiers (base URLs) the server answers
+	// as, each with its own resource (alias + /mcp): the loopback names of
+	// a server on loopback. A request whose Host is an alias's gets tokens
+	// and answers under that name.
+	Aliases []string
 	// Store keeps clients, keys and grants. Required.
 	Store Store
 	// TokenTTL is the access-token lifetime. Zero means DefaultTokenTTL.
@@ -234,8 +241,49 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	mux.HandleFunc(AssetsPath+"/", s.handleAssets)
 	// CORS outside the rate limit: preflights cost nothing, and a browser
 	// client must be able to read a 429.
-	s.handler = s.withCORS(s.limited(mux))
+	s.handler = s.named(s.withCORS(s.limited(mux)))
 	return s, nil
+}
+
+// issuerKey carries the name a request reached the issuer under.
+type issuerKey struct{}
+
+// named puts the issuer identifier the request's Host names (an alias, or
+// the canonical issuer) into its context.
+func (s *Server) named(next http.Handler) http.Handler {
+	if len(s.opts.Aliases) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, a := range s.opts.Aliases {
+			if u, err := url.Parse(a); err == nil && strings.EqualFold(u.Host, r.Host) {
+				r = r.WithContext(context.WithValue(r.Context(), issuerKey{}, a))
+				break
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// issuerOf is the issuer identifier of the request ctx belongs to.
+func (s *Server) issuerOf(ctx context.Context) string {
+	if iss, ok := ctx.Value(issuerKey{}).(string); ok {
+		return iss
+	}
+	return s.opts.Issuer
+}
+
+// resourceOf is the resource tokens of the request ctx belongs to are for.
+func (s *Server) resourceOf(ctx context.Context) string {
+	if iss, ok := ctx.Value(issuerKey{}).(string); ok {
+		return iss + "/mcp"
+	}
+	return s.opts.Resource
+}
+
+// isOwnIssuer reports whether iss is one of this server's names.
+func (s *Server) isOwnIssuer(iss string) bool {
+	return iss == s.opts.Issuer || slices.Contains(s.opts.Aliases, iss)
 }
 
 // Handler serves the issuer's endpoints (everything under /oauth2/).

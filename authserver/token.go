@@ -137,11 +137,11 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 func (s *Server) audience(r *http.Request) (string, *oauthError) {
 	requested := append(r.PostForm["resource"], r.PostForm["audience"]...)
 	for _, a := range requested {
-		if !auth.ResourceMatches([]string{a}, s.opts.Resource) {
-			return "", errInvalidTarget("this server issues tokens only for " + s.opts.Resource)
+		if !auth.ResourceMatches([]string{a}, s.resourceOf(r.Context())) {
+			return "", errInvalidTarget("this server issues tokens only for " + s.resourceOf(r.Context()))
 		}
 	}
-	return s.opts.Resource, nil
+	return s.resourceOf(r.Context()), nil
 }
 
 // accessClaims is what goes into an access token besides the registered
@@ -190,7 +190,7 @@ func (s *Server) mint(ctx context.Context, c accessClaims) (string, time.Time, *
 	exp := now.Add(s.opts.TokenTTL)
 	claims := tokenClaims{
 		Claims: jwt.Claims{
-			Issuer:   s.opts.Issuer,
+			Issuer:   s.issuerOf(ctx),
 			Subject:  c.Subject,
 			Audience: jwt.Audience{c.Audience},
 			Expiry:   jwt.NewNumericDate(exp),

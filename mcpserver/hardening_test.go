@@ -304,3 +304,19 @@ func TestAccessLogNamesWhoAndWhere(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestOnlyDeclaredCapabilities: OrgScope declares tools only, so prompts
+// and resources methods are "method not found", not empty lists.
+func TestOnlyDeclaredCapabilities(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	token := f.token(t, "org_acme", "")
+	for _, method := range []string{"prompts/list", "resources/list", "resources/templates/list"} {
+		rec := f.post(token, `{"jsonrpc":"2.0","id":9,"method":"`+method+`"}`)
+		if _, code, _ := rpcErrorOf(t, rec.Body.Bytes()); code != -32601 {
+			t.Errorf("%s: %d %s", method, rec.Code, rec.Body)
+		}
+	}
+	if rec := f.post(token, listCall); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"tools"`) {
+		t.Errorf("tools/list: %d %s", rec.Code, rec.Body)
+	}
+}

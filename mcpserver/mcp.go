@@ -3,7 +3,9 @@ package mcpserver
 import (
 	"context"
 	"log/slog"
+	"strings"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/orgscope/orgscope/auth"
@@ -33,8 +35,21 @@ func newMCPServer(opts Options, logger *slog.Logger) *mcp.Server {
 			},
 		})
 	tools.Register(s, tools.Options{Service: opts.Service})
-	s.AddReceivingMiddleware(filterToolList(opts.Service.Authorizer()))
+	s.AddReceivingMiddleware(onlyDeclared, filterToolList(opts.Service.Authorizer()))
 	return s
+}
+
+// onlyDeclared answers the methods of capabilities OrgScope does not
+// declare (prompts, resources) with "method not found": the go-sdk would
+// answer them with empty lists, and a client must be able to trust what a
+// server declares (SEP-2575's discovery checks hold servers to it).
+func onlyDeclared(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if strings.HasPrefix(method, "prompts/") || strings.HasPrefix(method, "resources/") {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "OrgScope offers tools only: " + method + " is not supported"}
+		}
+		return next(ctx, method, req)
+	}
 }
 
 // filterToolList shows each principal only the tools the decision point

@@ -2,7 +2,6 @@ package mcpserver
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -103,26 +102,6 @@ func (l *limiters) limitCalls(next http.Handler) http.Handler {
 		if p := rec.Principal(); p != nil {
 			if ok, wait := l.allow(p.Key(), max(1, len(rec.Calls))); !ok {
 				refuse(w, wait, "too many calls for this access token")
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// limitAddress limits POSTs per client address.
-func (l *limiters) limitAddress(next http.Handler) http.Handler {
-	if l == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				host = r.RemoteAddr
-			}
-			if ok, wait := l.allow(host, 1); !ok {
-				refuse(w, wait, "too many requests from this address")
 				return
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,6 +71,15 @@ type Options struct {
 	// AllowedHosts are Host header values accepted besides the public
 	// URL's host.
 	AllowedHosts []string
+	// Aliases are other base URLs the server answers as, the same server
+	// under another name: on loopback without a configured public URL,
+	// http://localhost:PORT and http://[::1]:PORT besides
+	// http://127.0.0.1:PORT, since people type localhost and both SDKs
+	// refuse metadata naming a host other than the one they asked. A
+	// request to an alias gets discovery documents and challenges built for
+	// that name (and, in embedded mode, the issuer under that name); the
+	// verifier must accept the tokens of every name.
+	Aliases []string
 	// RateLimits bounds callers; nil means no limits.
 	RateLimits *RateLimits
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
@@ -127,36 +137,10 @@ func New(opts Options) (*Server, error) {
 	if opts.ResourceDocumentation == "" {
 		opts.ResourceDocumentation = "https://github.com/orgscope/orgscope#readme"
 	}
-	resource := public.String() + MCPPath
-	metadataURL, err := wellknown.ResourceMetadataURL(resource)
-	if err != nil {
-		return nil, err
-	}
-
-	mux := http.NewServeMux()
-	err = wellknown.Mount(mux, wellknown.Documents{
-		Resource: &oauthex.ProtectedResourceMetadata{
-			Resource:               resource,
-			AuthorizationServers:   opts.AuthorizationServers,
-			ScopesSupported:        auth.AllScopes,
-			BearerMethodsSupported: []string{"header"},
-			ResourceName:           "OrgScope",
-			ResourceDocumentation:  opts.ResourceDocumentation,
-		},
-		AuthServer: opts.AuthServerMetadata,
-	})
-	if err != nil {
-		return nil, err
-	}
-	var perPrincipal, perAddress *limiters
+	var perPrincipal *limiters
 	if rl := opts.RateLimits; rl != nil {
 		perPrincipal = newLimiters(rl.PerPrincipal, rl.PrincipalBurst)
-		perAddress = newLimiters(rl.PerAddress, rl.AddressBurst)
 	}
-	if opts.AuthServer != nil {
-		mux.Handle("/oauth2/", perAddress.limitAddress(opts.AuthServer))
-	}
-
 	server := newMCPServer(opts, logger)
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{
 		// Stateless: every request is authenticated on its own, any replica
@@ -169,6 +153,83 @@ func New(opts Options) (*Server, error) {
 		MaxRequestBodyBytes:        opts.MaxBodyBytes,
 		Logger:                     slog.New(atLeast(slog.LevelWarn, logger.Handler())),
 	})
+	m := newMetrics()
+
+	// One set of routes per name the server answers as: the public URL and
+	// its aliases differ only in the URLs their documents and challenges
+	// carry.
+	names := []*url.URL{public}
+	allowedHosts := slices.Clone(opts.AllowedHosts)
+	for _, a := range opts.Aliases {
+		u, err := url.Parse(strings.TrimSuffix(a, "/"))
+		if err != nil || u.Host == "" || u.Path != "" {
+			return nil, fmt.Errorf("mcpserver: alias %q must be a base URL like the public URL", a)
+		}
+		names = append(names, u)
+		allowedHosts = append(allowedHosts, strings.ToLower(u.Host))
+	}
+	byHost := map[string]http.Handler{}
+	for _, name := range names {
+		h, err := routes(opts, name, public, mcpHandler, perPrincipal, m, logger)
+		if err != nil {
+			return nil, err
+		}
+		byHost[strings.ToLower(name.Host)] = h
+	}
+	canonical := byHost[strings.ToLower(public.Host)]
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := byHost[strings.ToLower(r.Host)]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		canonical.ServeHTTP(w, r)
+	})
+
+	// Probes and scrapers address the server by IP, so they skip the Host check.
+	root := http.NewServeMux()
+	root.Handle("/healthz", canonical)
+	root.Handle("/readyz", canonical)
+	root.Handle("/metrics", canonical)
+	root.Handle("/", hostGuard(public, allowedHosts, routed))
+	return &Server{handler: observe(logger, m, plainErrorsAsProblems(root)), resource: public.String() + MCPPath}, nil
+}
+
+// routes builds the routes of the server as it is named name: its
+// discovery documents, the issuer's endpoints, the /mcp chain and the
+// probes.
+func routes(opts Options, name, public *url.URL, mcpHandler http.Handler, perPrincipal *limiters, m *metrics, logger *slog.Logger) (http.Handler, error) {
+	base := name.Scheme + "://" + name.Host
+	resource := base + MCPPath
+	metadataURL, err := wellknown.ResourceMetadataURL(resource)
+	if err != nil {
+		return nil, err
+	}
+	servers := opts.AuthorizationServers
+	var asMeta *oauthex.AuthServerMeta
+	if opts.AuthServerMetadata != nil {
+		// The embedded issuer answers under this name too.
+		servers = []string{base}
+		asMeta = rebaseMetadata(opts.AuthServerMetadata, public.Scheme+"://"+public.Host, base)
+	}
+	mux := http.NewServeMux()
+	err = wellknown.Mount(mux, wellknown.Documents{
+		Resource: &oauthex.ProtectedResourceMetadata{
+			Resource:               resource,
+			AuthorizationServers:   servers,
+			ScopesSupported:        auth.AllScopes,
+			BearerMethodsSupported: []string{"header"},
+			ResourceName:           "OrgScope",
+			ResourceDocumentation:  opts.ResourceDocumentation,
+		},
+		AuthServer: asMeta,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.AuthServer != nil {
+		// The issuer limits its own callers per address.
+		mux.Handle("/oauth2/", opts.AuthServer)
+	}
 	authn := auth.Middleware(auth.MiddlewareOptions{
 		Verifier:            opts.Verifier,
 		ResourceMetadataURL: metadataURL,
@@ -177,9 +238,9 @@ func New(opts Options) (*Server, error) {
 		Logger:              logger,
 	})
 	// The way a call to /mcp travels, outermost first (observe, the host
-	// check and problem documents wrap every route, below).
+	// check and problem documents wrap every route).
 	mux.Handle(MCPPath, chain(mcpHandler,
-		func(h http.Handler) http.Handler { return crossOrigin(newOrigins(public, opts.AllowedOrigins), h) },
+		func(h http.Handler) http.Handler { return crossOrigin(newOrigins(name, opts.AllowedOrigins), h) },
 		func(h http.Handler) http.Handler { return readCalls(opts.MaxBodyBytes, opts.MaxBatch, h) },
 		authn,
 		notePrincipal,
@@ -191,7 +252,6 @@ func New(opts Options) (*Server, error) {
 		acceptJSON,
 	))
 
-	m := newMetrics()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -212,18 +272,30 @@ func New(opts Options) (*Server, error) {
 			"name":                        "OrgScope",
 			"mcp_endpoint":                resource,
 			"protected_resource_metadata": metadataURL,
-			"authorization_servers":       opts.AuthorizationServers,
+			"authorization_servers":       servers,
 			"documentation":               opts.ResourceDocumentation,
 		})
 	})
+	return mux, nil
+}
 
-	// Probes and scrapers address the server by IP, so they skip the Host check.
-	root := http.NewServeMux()
-	root.Handle("/healthz", mux)
-	root.Handle("/readyz", mux)
-	root.Handle("/metrics", mux)
-	root.Handle("/", hostGuard(public, opts.AllowedHosts, mux))
-	return &Server{handler: observe(logger, m, plainErrorsAsProblems(root)), resource: resource}, nil
+// rebaseMetadata returns meta with every URL under from moved under to.
+func rebaseMetadata(meta *oauthex.AuthServerMeta, from, to string) *oauthex.AuthServerMeta {
+	if from == to {
+		return meta
+	}
+	b, _ := json.Marshal(meta)
+	var fields map[string]any
+	json.Unmarshal(b, &fields)
+	for k, v := range fields {
+		if s, ok := v.(string); ok && (s == from || strings.HasPrefix(s, from+"/")) {
+			fields[k] = to + strings.TrimPrefix(s, from)
+		}
+	}
+	b, _ = json.Marshal(fields)
+	out := &oauthex.AuthServerMeta{}
+	json.Unmarshal(b, out)
+	return out
 }
 
 // chain wraps h in middlewares, the first outermost.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -57,8 +58,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer ln.Close()
 	useTLS := cfg.TLSCertFile != ""
 	publicURL := strings.TrimSuffix(cfg.PublicURL, "/")
+	var aliases []string
 	if publicURL == "" {
 		publicURL = publicURLFor(ln.Addr(), useTLS)
+		// Nobody said what the server is called: on loopback, every
+		// loopback name of its port is the same server.
+		aliases = loopbackAliases(publicURL)
 	}
 	resource := mcpserver.Resource(publicURL)
 	warnings(cfg, publicURL, useTLS, logger)
@@ -69,6 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	opts := mcpserver.Options{
 		PublicURL:      publicURL,
+		Aliases:        aliases,
 		Service:        svc,
 		Store:          st,
 		AllowedOrigins: cfg.AllowedOrigins,
@@ -173,6 +179,7 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		},
 		Issuer:                       publicURL,
 		Resource:                     resource,
+		Aliases:                      opts.Aliases,
 		Store:                        st,
 		TokenTTL:                     cfg.TokenTTL,
 		RefreshReuseInterval:         cmp.Or(cfg.RefreshReuseInterval, -1), // zero: none
@@ -185,17 +192,24 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	if err != nil {
 		return err
 	}
-	jwtVerifier, err := auth.NewJWTVerifier(auth.JWTOptions{
-		Issuer:   publicURL,
-		Audience: resource,
-		// Its keys are RS256 keys: pinned, so nothing else verifies with them.
-		KeySet: auth.NewStaticKeySet(oidc.RS256, issuer.PublicKeys()...),
-		// Every token it issues carries these.
-		RequireClaims: []string{"jti", "sub", "client_id"},
-	})
-	if err != nil {
-		return err
+	// One verifier per name the issuer answers as (its tokens for a name
+	// are for that name's resource), chosen by the token's iss.
+	byIssuer := map[string]auth.Verifier{}
+	for _, iss := range append([]string{publicURL}, opts.Aliases...) {
+		v, err := auth.NewJWTVerifier(auth.JWTOptions{
+			Issuer:   iss,
+			Audience: mcpserver.Resource(iss),
+			// Its keys are RS256 keys: pinned, so nothing else verifies with them.
+			KeySet: auth.NewStaticKeySet(oidc.RS256, issuer.PublicKeys()...),
+			// Every token it issues carries these.
+			RequireClaims: []string{"jti", "sub", "client_id"},
+		})
+		if err != nil {
+			return err
+		}
+		byIssuer[iss] = v
 	}
+	jwtVerifier := auth.NewIssuerRouter(byIssuer)
 	go issuer.Janitor(ctx, 10*time.Minute)
 	denylist = auth.NewDenylistVerifier(ctx, auth.NewCachingVerifier(jwtVerifier, nil), revocationFeed(st), &auth.DenylistOptions{Logger: logger})
 	opts.Verifier = embeddedVerifier(denylist, issuer)
@@ -203,6 +217,23 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	opts.AuthServer = issuer.Handler()
 	opts.AuthServerMetadata = issuer.Metadata()
 	return nil
+}
+
+// loopbackAliases returns the other loopback names of a loopback base URL's
+// port: http://127.0.0.1:8080 is also http://localhost:8080 and
+// http://[::1]:8080. Other URLs have none.
+func loopbackAliases(base string) []string {
+	u, err := url.Parse(base)
+	if err != nil || !isLoopbackURL(base) {
+		return nil
+	}
+	var out []string
+	for _, h := range []string{"127.0.0.1", "localhost", "[::1]"} {
+		if alias := u.Scheme + "://" + h + ":" + u.Port(); alias != base {
+			out = append(out, alias)
+		}
+	}
+	return out
 }
 
 // issuerRateLimit is the embedded issuer's per-address limit: the one
