@@ -305,18 +305,31 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// TestOnlyDeclaredCapabilities: OrgScope declares tools only, so prompts
-// and resources methods are "method not found", not empty lists.
-func TestOnlyDeclaredCapabilities(t *testing.T) {
+// TestDeclaredCapabilities: what OrgScope answers it declares: tools, and
+// prompts and resources (of which there are none) — the go-sdk answers
+// their lists, and a client must be able to trust the declaration.
+func TestDeclaredCapabilities(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	token := f.token(t, "org_acme", "")
-	for _, method := range []string{"prompts/list", "resources/list", "resources/templates/list"} {
-		rec := f.post(token, `{"jsonrpc":"2.0","id":9,"method":"`+method+`"}`)
-		if _, code, _ := rpcErrorOf(t, rec.Body.Bytes()); code != -32601 {
-			t.Errorf("%s: %d %s", method, rec.Code, rec.Body)
+	rec := f.post(token, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`,
+		"Mcp-Protocol-Version", "2025-11-25")
+	var r struct {
+		Result struct {
+			Capabilities map[string]json.RawMessage `json:"capabilities"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		t.Fatalf("initialize: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range []string{"tools", "prompts", "resources"} {
+		if _, ok := r.Result.Capabilities[c]; !ok {
+			t.Errorf("%s is not declared: %s", c, rec.Body)
 		}
 	}
-	if rec := f.post(token, listCall); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"tools"`) {
-		t.Errorf("tools/list: %d %s", rec.Code, rec.Body)
+	for _, method := range []string{"prompts/list", "resources/list"} {
+		rec := f.post(token, `{"jsonrpc":"2.0","id":9,"method":"`+method+`"}`)
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"error"`) {
+			t.Errorf("%s: %d %s", method, rec.Code, rec.Body)
+		}
 	}
 }

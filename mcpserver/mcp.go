@@ -3,9 +3,7 @@ package mcpserver
 import (
 	"context"
 	"log/slog"
-	"strings"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/orgscope/orgscope/auth"
@@ -27,6 +25,16 @@ func newMCPServer(opts Options, logger *slog.Logger) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "orgscope", Title: "OrgScope", Version: opts.Version},
 		&mcp.ServerOptions{
 			Instructions: instructions,
+			// Declared as served: tools (whose list changes with policy), and
+			// prompts and resources, of which there are none — the go-sdk
+			// answers their lists either way, and a client must be able to
+			// trust what a server declares (SEP-2575's discovery checks).
+			Capabilities: &mcp.ServerCapabilities{
+				Logging:   &mcp.LoggingCapabilities{},
+				Tools:     &mcp.ToolCapabilities{ListChanged: true},
+				Prompts:   &mcp.PromptCapabilities{},
+				Resources: &mcp.ResourceCapabilities{},
+			},
 			Logger:       slog.New(atLeast(slog.LevelWarn, logger.Handler())),
 			SetCacheable: func(_ context.Context, req mcp.Request, c *mcp.Cacheable) {
 				if _, ok := req.(*mcp.ListToolsRequest); ok {
@@ -35,21 +43,8 @@ func newMCPServer(opts Options, logger *slog.Logger) *mcp.Server {
 			},
 		})
 	tools.Register(s, tools.Options{Service: opts.Service})
-	s.AddReceivingMiddleware(onlyDeclared, filterToolList(opts.Service.Authorizer()))
+	s.AddReceivingMiddleware(filterToolList(opts.Service.Authorizer()))
 	return s
-}
-
-// onlyDeclared answers the methods of capabilities OrgScope does not
-// declare (prompts, resources) with "method not found": the go-sdk would
-// answer them with empty lists, and a client must be able to trust what a
-// server declares (SEP-2575's discovery checks hold servers to it).
-func onlyDeclared(next mcp.MethodHandler) mcp.MethodHandler {
-	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		if strings.HasPrefix(method, "prompts/") || strings.HasPrefix(method, "resources/") {
-			return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "OrgScope offers tools only: " + method + " is not supported"}
-		}
-		return next(ctx, method, req)
-	}
 }
 
 // filterToolList shows each principal only the tools the decision point
