@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // CacheOptions configures NewCachingVerifier.
@@ -16,6 +19,9 @@ type CacheOptions struct {
 	MaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observe, when set, is told of every verification whether the cache
+	// answered it (metrics).
+	Observe func(hit bool)
 }
 
 // NewCachingVerifier remembers the principals of tokens next has accepted,
@@ -58,7 +64,12 @@ func (c *cachingVerifier) Verify(ctx context.Context, token string) (*Principal,
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
-	if ok && now.Before(e.until) {
+	hit := ok && now.Before(e.until)
+	if c.opts.Observe != nil {
+		c.opts.Observe(hit)
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("orgscope.token.cached", hit))
+	if hit {
 		return e.principal, nil
 	}
 

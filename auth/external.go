@@ -71,6 +71,11 @@ type ExternalOptions struct {
 	// KeyRefresh and RefetchCooldown configure each issuer's key set (see
 	// RemoteKeySetOptions); zero means the defaults.
 	KeyRefresh, RefetchCooldown time.Duration
+	// OnKeyFetch, when set, is called before every fetch of an issuer's
+	// JWKS; OnCache is told whether each verification was answered from
+	// the cache (metrics).
+	OnKeyFetch func()
+	OnCache    func(hit bool)
 	// Getenv reads ClientSecretEnv; nil means no environment.
 	Getenv func(string) string
 	Logger *slog.Logger
@@ -261,14 +266,14 @@ func (iv *issuerVerifier) discover(ctx context.Context) error {
 		return fmt.Errorf("auth: issuer %s publishes no jwks_uri", iv.cfg.URL)
 	}
 	keys := NewRemoteKeySet(RemoteKeySetOptions{JWKSURL: jwksURL, Client: iv.opts.Client,
-		Refresh: iv.opts.KeyRefresh, Cooldown: iv.opts.RefetchCooldown, Now: iv.opts.Now})
+		Refresh: iv.opts.KeyRefresh, Cooldown: iv.opts.RefetchCooldown, Now: iv.opts.Now, OnFetch: iv.opts.OnKeyFetch})
 	jv, err := NewJWTVerifier(JWTOptions{Issuer: iv.cfg.URL, Audience: iv.audience, PlainAudience: true, KeySet: keys,
 		Algorithms: iv.cfg.Algorithms, AllowAnyType: !iv.cfg.RequireATJWT, Claims: iv.mapping, Now: iv.opts.Now,
 		ClockSkew: time.Duration(iv.cfg.ClockSkewSeconds) * time.Second})
 	if err != nil {
 		return err
 	}
-	iv.jwt = NewCachingVerifier(jv, &CacheOptions{Now: iv.opts.Now})
+	iv.jwt = NewCachingVerifier(jv, &CacheOptions{Now: iv.opts.Now, Observe: iv.opts.OnCache})
 	if iv.cfg.Introspection != nil {
 		if introURL == "" {
 			return fmt.Errorf("auth: issuer %s publishes no introspection_endpoint", iv.cfg.URL)

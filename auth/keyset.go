@@ -39,6 +39,8 @@ type RemoteKeySetOptions struct {
 	FetchTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnFetch, when set, is called before every fetch of the JWKS (metrics).
+	OnFetch func()
 }
 
 // RemoteKeySet is an oidc.KeySet over an issuer's JWKS. go-oidc's own
@@ -182,6 +184,9 @@ func (k *RemoteKeySet) snapshot() ([]jose.JSONWebKey, error) {
 }
 
 func (k *RemoteKeySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
+	if k.opts.OnFetch != nil {
+		k.opts.OnFetch()
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opts.FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.opts.JWKSURL, nil)

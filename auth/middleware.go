@@ -10,6 +10,9 @@ import (
 	"time"
 
 	mcpauth "github.com/modelcontextprotocol/go-sdk/auth"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orgscope/orgscope/internal/problem"
 )
@@ -95,7 +98,7 @@ func Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 				return
 			}
 
-			p, err := opts.Verifier.Verify(ctx, token)
+			p, err := verify(ctx, opts.Verifier, token)
 			if err != nil {
 				var te *TokenError
 				switch {
@@ -120,6 +123,33 @@ func Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// verify runs the verifier, in a child span when the request is traced: its
+// outcome (ok, invalid, unavailable) and, for a principal, who it is.
+func verify(ctx context.Context, v Verifier, token string) (*Principal, error) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return v.Verify(ctx, token)
+	}
+	ctx, span := parent.TracerProvider().Tracer(tracerName).Start(ctx, "verify access token", trace.WithSpanKind(trace.SpanKindInternal))
+	defer span.End()
+	p, err := v.Verify(ctx, token)
+	switch {
+	case err == nil:
+		span.SetAttributes(attribute.String("orgscope.client_id", p.ClientID), attribute.String("orgscope.org_code", p.OrgCode),
+			attribute.String("orgscope.token.issuer", p.Issuer))
+	case errors.Is(err, ErrInvalidToken):
+		span.SetAttributes(attribute.String("error.type", "invalid_token"))
+		span.SetStatus(codes.Error, "invalid_token")
+	default:
+		span.SetAttributes(attribute.String("error.type", "unavailable"))
+		span.SetStatus(codes.Error, "unavailable")
+	}
+	return p, err
+}
+
+// tracerName names the spans this package starts.
+const tracerName = "github.com/orgscope/orgscope/auth"
 
 func errDetail(te *TokenError) string {
 	if te.Err == nil {

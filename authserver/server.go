@@ -131,6 +131,9 @@ type Options struct {
 	// as soon as the denylist in the store holds it: the resource server of
 	// this process then refuses it at once, ahead of its next poll.
 	Revoked func(store.RevokedToken)
+	// Issued, when set, is told of every access token this server signs,
+	// by grant type (metrics).
+	Issued func(grantType string)
 	// Logger receives one line per issued or refused token (never the token
 	// or a secret). Nil discards.
 	Logger *slog.Logger

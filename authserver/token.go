@@ -221,6 +221,9 @@ func (s *Server) mint(ctx context.Context, c accessClaims) (string, time.Time, *
 		s.log.ErrorContext(ctx, "sign token", "err", err)
 		return "", time.Time{}, errServer()
 	}
+	if s.opts.Issued != nil {
+		s.opts.Issued(c.GrantType)
+	}
 	return token, exp, nil
 }
 

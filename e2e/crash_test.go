@@ -185,13 +185,22 @@ func createUserQuietly(ctx context.Context, s *testServer, token, email string) 
 
 var endpointLine = regexp.MustCompile(`MCP endpoint:\s+(\S+)/mcp`)
 
-// startBinary runs the binary with args and waits for its banner; stop
-// kills it with SIGKILL and waits for it to die.
-func startBinary(t *testing.T, bin string, args []string) (base, banner string, stop func()) {
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// startBinary runs the binary with args (and env added to the
+// environment) and waits for its banner; stop kills it with SIGKILL and
+// waits for it to die.
+func startBinary(t *testing.T, bin string, args []string, env ...string) (base, banner string, stop func()) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(cmd.Environ(), env...)
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = io.Discard
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +223,7 @@ func startBinary(t *testing.T, bin string, args []string) (base, banner string, 
 		case line, ok := <-lines:
 			if !ok {
 				stop()
-				t.Fatalf("the binary exited; output:\n%s", b.String())
+				t.Fatalf("the binary exited; output:\n%s\nlog:\n%s", b.String(), lastLines(stderr.String(), 20))
 			}
 			b.WriteString(line + "\n")
 			if m := endpointLine.FindStringSubmatch(line); m != nil {

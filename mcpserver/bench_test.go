@@ -1,13 +1,19 @@
 package mcpserver_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/otlptest"
+	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/telemetry"
 )
 
 const whoamiCall = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}`
@@ -93,6 +99,52 @@ func BenchmarkAuthLayer(b *testing.B) {
 				h.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK {
 					b.Fatal(rec.Code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTracing is a tools/call of list_users (a store read, so store
+// spans too) through the assembled handler with tracing off and on — every
+// request sampled, spans batched and exported over OTLP/HTTP to an
+// in-process receiver, as a deployment with OTEL_EXPORTER_OTLP_ENDPOINT
+// runs. Compare the two in one run: on/off is tracing's cost.
+func BenchmarkTracing(b *testing.B) {
+	const listUsers = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_users","arguments":{}}}`
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			var receiver *otlptest.Receiver
+			f := newFixture(b, fixtureOptions{options: func(o *mcpserver.Options) {
+				if !on {
+					return
+				}
+				receiver = otlptest.Start(b)
+				exporter, err := otlptracehttp.New(b.Context(), otlptracehttp.WithEndpointURL(receiver.URL+"/v1/traces"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				tp, shutdown, err := telemetry.SetupTracing(b.Context(), telemetry.TracingOptions{ServiceName: "bench", Exporter: exporter})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { shutdown(context.Background()) })
+				o.TracerProvider = tp
+			}})
+			token := f.token(b, "org_acme", "read:users")
+			for b.Loop() {
+				if rec := f.post(token, listUsers); rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"isError":true`) {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+			b.StopTimer()
+			if on {
+				if _, err := receiver.WaitFor(10*time.Second, func(s []otlptest.Span) bool { return len(s) > 0 }); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

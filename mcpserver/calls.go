@@ -59,7 +59,7 @@ func readCalls(limit int64, maxBatch int, next http.Handler) http.Handler {
 		rec := recordOf(r.Context())
 		listen := false
 		for _, m := range parsed.messages {
-			rec.Calls = append(rec.Calls, request.Call{Method: m.method, Tool: m.tool, Arguments: m.arguments})
+			rec.Calls = append(rec.Calls, request.Call{ID: idText(m.id), Method: m.method, Tool: m.tool, Arguments: m.arguments})
 			if rec.TraceID == "" {
 				rec.TraceID = traceIDFromMeta(m.meta)
 			}
@@ -136,6 +136,15 @@ func isPlainHeader(s string) bool {
 
 // traceIDFromMeta reads the trace id of a W3C traceparent in params._meta
 // (the MCP convention for propagating traces), or "".
+// idText is a raw JSON-RPC id as text: a string unquoted, a number as sent.
+func idText(raw []byte) string {
+	var s string
+	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
 func traceIDFromMeta(meta []byte) string {
 	if len(meta) == 0 {
 		return ""

@@ -333,3 +333,40 @@ func TestDeclaredCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountOutcomes: after an allowed call, a tool error, a policy
+// of the decision point refusing (tenant), a 403 and a 401, the scrape shows
+// each in the latency histograms and the refusal counters — a tool error
+// is an error, not a 200 success.
+func TestMetricsCountOutcomes(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	read := f.token(t, "org_acme", "read:users")
+	call := func(token, tool, args string) {
+		f.post(token, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"`+tool+`","arguments":`+args+`}}`)
+	}
+	call(read, "list_users", `{}`)                                               // ok
+	call(read, "get_user", `{"user_id":"usr_00000000000000000000000000000000"}`) // error (not found)
+	call(read, "list_users", `{"org_code":"org_beta"}`)                          // denied (tenant)
+	call(read, "list_users", `{"limit":1000}`)                                   // denied (validation)
+	call(read, "create_user", `{"email":"x@acme.example"}`)                      // 403
+	call("not-a-token", "list_users", `{}`)                                      // 401 invalid_token
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, publicURL+"/metrics", nil))
+	metrics := rec.Body.String()
+	for _, want := range []string{
+		`orgscope_tool_call_duration_seconds_count{outcome="ok",tool="list_users"} 1`,
+		`orgscope_tool_call_duration_seconds_count{outcome="error",tool="get_user"} 1`,
+		`orgscope_tool_call_duration_seconds_count{outcome="denied",tool="list_users"} 2`,
+		`orgscope_tool_call_duration_seconds_count{outcome="denied",tool="create_user"} 1`,
+		`orgscope_tool_call_duration_seconds_count{outcome="refused",tool="list_users"} 1`,
+		`orgscope_refusals_total{reason="tenant"} 1`,
+		`orgscope_refusals_total{reason="validation"} 1`,
+		`orgscope_refusals_total{reason="insufficient_scope"} 1`,
+		`orgscope_refusals_total{reason="invalid_token"} 1`,
+		`orgscope_http_request_duration_seconds_bucket{code="200",route="/mcp",le="10"} 4`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -9,8 +9,11 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orgscope/orgscope/internal/problem"
 	"github.com/orgscope/orgscope/internal/request"
+	"github.com/orgscope/orgscope/telemetry"
 )
 
 // RequestID returns the id of the request ctx belongs to, or "".
@@ -96,7 +99,7 @@ func (r *statusRecorder) Flush() {
 // recovers panics into a 500 problem, and when the request is done logs
 // its access line and counts it — both from the record, so that the log,
 // the audit trail and the metrics tell the same story.
-func observe(logger *slog.Logger, m *metrics, next http.Handler) http.Handler {
+func observe(logger *slog.Logger, m *telemetry.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !saneRequestID(id) {
@@ -104,6 +107,9 @@ func observe(logger *slog.Logger, m *metrics, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		rec := &request.Record{ID: id, Start: time.Now(), TraceID: traceIDFromParent(r.Header.Get("Traceparent"))}
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+			rec.TraceID = sc.TraceID().String() // the request's own trace, when it is traced
+		}
 		ctx := request.With(r.Context(), rec)
 		sw := &statusRecorder{ResponseWriter: w}
 
@@ -124,13 +130,13 @@ func observe(logger *slog.Logger, m *metrics, next http.Handler) http.Handler {
 }
 
 // accessLog writes the request's one access line and counts it.
-func accessLog(ctx context.Context, logger *slog.Logger, m *metrics, r *http.Request, rec *request.Record, sw *statusRecorder) {
+func accessLog(ctx context.Context, logger *slog.Logger, m *telemetry.Metrics, r *http.Request, rec *request.Record, sw *statusRecorder) {
 	status := sw.status
 	if status == 0 {
 		status = http.StatusOK
 	}
 	elapsed := time.Since(rec.Start)
-	m.request(routeOf(r.URL.Path), status, elapsed)
+	count(m, r, rec, status, sw.Header().Get("WWW-Authenticate"), elapsed)
 	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status,
 		"duration_ms", float64(elapsed.Microseconds()) / 1000, "bytes", sw.bytes}
 	if rec.TraceID != "" {
@@ -148,7 +154,6 @@ func accessLog(ctx context.Context, logger *slog.Logger, m *metrics, r *http.Req
 	for _, c := range rec.Calls {
 		if c.Method == "tools/call" {
 			tools = append(tools, c.Tool)
-			m.toolCall(c.Tool, status, outcomeOf(outcomes, c.Tool))
 		}
 	}
 	switch {
@@ -167,16 +172,6 @@ func accessLog(ctx context.Context, logger *slog.Logger, m *metrics, r *http.Req
 		}
 	}
 	logger.InfoContext(ctx, "request", attrs...)
-}
-
-// outcomeOf returns the result the tool reported (ok or error), or "".
-func outcomeOf(outcomes []request.Outcome, tool string) string {
-	for _, o := range outcomes {
-		if o.Tool == tool {
-			return o.Result
-		}
-	}
-	return ""
 }
 
 func saneRequestID(id string) bool {

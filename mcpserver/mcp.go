@@ -30,12 +30,15 @@ func newMCPServer(opts Options, logger *slog.Logger) *mcp.Server {
 			// answers their lists either way, and a client must be able to
 			// trust what a server declares (SEP-2575's discovery checks).
 			Capabilities: &mcp.ServerCapabilities{
+				// Logging is deprecated from 2026-07-28 but the go-sdk
+				// serves logging/setLevel, and 2025-11-25 clients use it.
+				//lint:ignore SA1019 declared because it is served
 				Logging:   &mcp.LoggingCapabilities{},
 				Tools:     &mcp.ToolCapabilities{ListChanged: true},
 				Prompts:   &mcp.PromptCapabilities{},
 				Resources: &mcp.ResourceCapabilities{},
 			},
-			Logger:       slog.New(atLeast(slog.LevelWarn, logger.Handler())),
+			Logger: slog.New(atLeast(slog.LevelWarn, logger.Handler())),
 			SetCacheable: func(_ context.Context, req mcp.Request, c *mcp.Cacheable) {
 				if _, ok := req.(*mcp.ListToolsRequest); ok {
 					c.CacheScope, c.TTLMs = "private", toolListTTL
@@ -44,6 +47,9 @@ func newMCPServer(opts Options, logger *slog.Logger) *mcp.Server {
 		})
 	tools.Register(s, tools.Options{Service: opts.Service})
 	s.AddReceivingMiddleware(filterToolList(opts.Service.Authorizer()))
+	if opts.TracerProvider != nil {
+		s.AddReceivingMiddleware(mcpSpans(opts.TracerProvider))
+	}
 	return s
 }
 

@@ -1,55 +1,16 @@
 package mcpserver
 
 import (
-	"fmt"
-	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/orgscope/orgscope/authz"
+	"github.com/orgscope/orgscope/internal/request"
+	"github.com/orgscope/orgscope/telemetry"
 )
-
-// metrics counts requests and tool calls and serves them in the Prometheus
-// text format. It is a few counters, so it is written by hand rather than
-// pulling in a client library.
-type metrics struct {
-	mu       sync.Mutex
-	requests map[[2]string]uint64 // route, status
-	seconds  map[string]float64   // route
-	tools    map[[3]string]uint64 // tool, status, result
-}
-
-func newMetrics() *metrics {
-	return &metrics{
-		requests: map[[2]string]uint64{},
-		seconds:  map[string]float64{},
-		tools:    map[[3]string]uint64{},
-	}
-}
-
-func (m *metrics) request(route string, status int, d time.Duration) {
-	m.mu.Lock()
-	m.requests[[2]string{route, fmt.Sprint(status)}]++
-	m.seconds[route] += d.Seconds()
-	m.mu.Unlock()
-}
-
-// toolCall counts a call by tool, HTTP status and result: a tool error
-// answered in a 200 is an error, not a success.
-func (m *metrics) toolCall(tool string, status int, result string) {
-	if _, ok := authz.Lookup(tool); !ok {
-		tool = "unknown" // bodies must not grow the label set
-	}
-	if result == "" {
-		result = "none"
-	}
-	m.mu.Lock()
-	m.tools[[3]string{tool, fmt.Sprint(status), result}]++
-	m.mu.Unlock()
-}
 
 // knownRoutes bounds the route label.
 var knownRoutes = []string{"/mcp", "/oauth2/token", "/oauth2/jwks", "/oauth2/authorize", "/oauth2/register",
@@ -63,49 +24,71 @@ func routeOf(path string) string {
 		return "/.well-known"
 	case strings.HasPrefix(path, "/oauth2/"):
 		return "/oauth2/other"
+	case strings.HasPrefix(path, "/console/"):
+		return "/console"
 	}
 	return "other"
 }
 
-func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	var b strings.Builder
-	b.WriteString("# HELP orgscope_http_requests_total HTTP requests by route and status.\n")
-	b.WriteString("# TYPE orgscope_http_requests_total counter\n")
-	for _, k := range sortedKeys(m.requests) {
-		fmt.Fprintf(&b, "orgscope_http_requests_total{route=%q,status=%q} %d\n", k[0], k[1], m.requests[k])
+// count reports one finished request to the metrics: its latency, each
+// tool call's outcome, and every refusal by reason — a tool error is an
+// error, not a success because it came in a 200.
+func count(m *telemetry.Metrics, r *http.Request, rec *request.Record, status int, challenge string, elapsed time.Duration) {
+	m.Request(routeOf(r.URL.Path), strconv.Itoa(status), elapsed)
+	switch status {
+	case http.StatusUnauthorized:
+		if strings.Contains(challenge, `error="invalid_token"`) {
+			m.Refusal("invalid_token")
+		} else {
+			m.Refusal("no_token")
+		}
+	case http.StatusForbidden:
+		if strings.Contains(challenge, `error="insufficient_scope"`) {
+			m.Refusal(authz.ReasonInsufficientScope)
+		}
+	case http.StatusTooManyRequests:
+		m.Refusal("rate_limited")
+		if routeOf(r.URL.Path) == MCPPath {
+			m.RateLimited("principal")
+		} else {
+			m.RateLimited("address")
+		}
 	}
-	b.WriteString("# HELP orgscope_http_request_seconds_total Time spent serving requests, by route.\n")
-	b.WriteString("# TYPE orgscope_http_request_seconds_total counter\n")
-	routes := make([]string, 0, len(m.seconds))
-	for r := range m.seconds {
-		routes = append(routes, r)
+	outcomes := rec.Outcomes()
+	for _, o := range outcomes {
+		if o.Decision == "deny" && o.Reason != authz.ReasonInsufficientScope {
+			m.Refusal(o.Reason)
+		}
 	}
-	slices.Sort(routes)
-	for _, r := range routes {
-		fmt.Fprintf(&b, "orgscope_http_request_seconds_total{route=%q} %g\n", r, m.seconds[r])
+	for _, c := range rec.Calls {
+		if c.Method != "tools/call" {
+			continue
+		}
+		tool := c.Tool
+		if _, ok := authz.Lookup(tool); !ok {
+			tool = "unknown" // bodies must not grow the label set
+		}
+		m.ToolCall(tool, callOutcome(rec, outcomes, c.Tool, status), elapsed)
 	}
-	b.WriteString("# HELP orgscope_tool_calls_total MCP tool calls by tool, HTTP status and result (ok, error, or none when the tool never ran).\n")
-	b.WriteString("# TYPE orgscope_tool_calls_total counter\n")
-	toolKeys := slices.SortedFunc(maps.Keys(m.tools), func(a, b [3]string) int { return slices.Compare(a[:], b[:]) })
-	for _, k := range toolKeys {
-		fmt.Fprintf(&b, "orgscope_tool_calls_total{tool=%q,status=%q,result=%q} %d\n", k[0], k[1], k[2], m.tools[k])
-	}
-	w.Write([]byte(b.String()))
 }
 
-func sortedKeys(m map[[2]string]uint64) [][2]string {
-	keys := make([][2]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// callOutcome is what became of one tool call: ok, error, denied,
+// unavailable, or refused when the tool never ran.
+func callOutcome(rec *request.Record, outcomes []request.Outcome, tool string, status int) string {
+	if rec.Unavailable() {
+		return "unavailable"
 	}
-	slices.SortFunc(keys, func(a, b [2]string) int {
-		if c := strings.Compare(a[0], b[0]); c != 0 {
-			return c
+	for _, o := range outcomes {
+		if o.Tool != tool {
+			continue
 		}
-		return strings.Compare(a[1], b[1])
-	})
-	return keys
+		switch {
+		case o.Decision == "deny":
+			return "denied"
+		case o.Result == "ok" && status < 400:
+			return "ok"
+		}
+		return "error"
+	}
+	return "refused"
 }

@@ -14,11 +14,13 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/internal/problem"
 	"github.com/orgscope/orgscope/service"
+	"github.com/orgscope/orgscope/telemetry"
 	"github.com/orgscope/orgscope/wellknown"
 )
 
@@ -94,6 +96,14 @@ type Options struct {
 	Version string
 	// Logger receives the access log and every refusal; nil discards.
 	Logger *slog.Logger
+	// Metrics are served at /metrics and fed by every request; nil means a
+	// registry of the server's own.
+	Metrics *telemetry.Metrics
+	// TracerProvider, when set, gets a span for every HTTP request and MCP
+	// call, with children for token verification and store calls; nil
+	// means no tracing (telemetry.SetupTracing returns one when OTLP is
+	// configured).
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the assembled handler.
@@ -153,7 +163,10 @@ func New(opts Options) (*Server, error) {
 		MaxRequestBodyBytes:        opts.MaxBodyBytes,
 		Logger:                     slog.New(atLeast(slog.LevelWarn, logger.Handler())),
 	})
-	m := newMetrics()
+	m := opts.Metrics
+	if m == nil {
+		m = telemetry.NewMetrics()
+	}
 
 	// One set of routes per name the server answers as: the public URL and
 	// its aliases differ only in the URLs their documents and challenges
@@ -191,13 +204,17 @@ func New(opts Options) (*Server, error) {
 	root.Handle("/readyz", canonical)
 	root.Handle("/metrics", canonical)
 	root.Handle("/", hostGuard(public, allowedHosts, routed))
-	return &Server{handler: observe(logger, m, plainErrorsAsProblems(root)), resource: public.String() + MCPPath}, nil
+	handler := observe(logger, m, plainErrorsAsProblems(root))
+	if opts.TracerProvider != nil {
+		handler = traced(opts.TracerProvider, handler)
+	}
+	return &Server{handler: handler, resource: public.String() + MCPPath}, nil
 }
 
 // routes builds the routes of the server as it is named name: its
 // discovery documents, the issuer's endpoints, the /mcp chain and the
 // probes.
-func routes(opts Options, name, public *url.URL, mcpHandler http.Handler, perPrincipal *limiters, m *metrics, logger *slog.Logger) (http.Handler, error) {
+func routes(opts Options, name, public *url.URL, mcpHandler http.Handler, perPrincipal *limiters, m *telemetry.Metrics, logger *slog.Logger) (http.Handler, error) {
 	base := name.Scheme + "://" + name.Host
 	resource := base + MCPPath
 	metadataURL, err := wellknown.ResourceMetadataURL(resource)
@@ -266,7 +283,7 @@ func routes(opts Options, name, public *url.URL, mcpHandler http.Handler, perPri
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", m)
+	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"name":                        "OrgScope",

@@ -167,8 +167,11 @@ func TestOperationalEndpoints(t *testing.T) {
 	f.post(f.token(t, "org_acme", ""), whoamiCall)
 	f.post("", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"no_such_tool_`+strings.Repeat("x", 10)+`"}}`)
 	metrics := get("/metrics").Body.String()
-	for _, want := range []string{`orgscope_http_requests_total{route="/mcp",status="200"} 1`,
-		`orgscope_http_requests_total{route="/mcp",status="401"} 1`, `orgscope_tool_calls_total{tool="whoami",status="200",result="ok"} 1`} {
+	for _, want := range []string{`orgscope_http_request_duration_seconds_count{code="200",route="/mcp"} 1`,
+		`orgscope_http_request_duration_seconds_count{code="401",route="/mcp"} 1`,
+		`orgscope_tool_call_duration_seconds_count{outcome="ok",tool="whoami"} 1`,
+		`orgscope_tool_call_duration_seconds_count{outcome="refused",tool="unknown"} 1`,
+		`orgscope_refusals_total{reason="no_token"} 1`, "go_goroutines", "process_cpu_seconds_total"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s:\n%s", want, metrics)
 		}

@@ -33,6 +33,9 @@ type Record struct {
 
 // Call is one JSON-RPC message of the body.
 type Call struct {
+	// ID is the JSON-RPC id as text: a string id unquoted, a number as
+	// sent; "" for a notification.
+	ID     string
 	Method string
 	// Tool is the tool a tools/call names.
 	Tool string

@@ -43,6 +43,9 @@ type Options struct {
 	// UsedAt, RotatedAt and RevokedAt with it and compares expiry times
 	// against it. Nil means time.Now.
 	Now func() time.Time
+	// Observe, when set, is told of every call: its operation, its outcome
+	// (ok, error, unavailable) and how long it took (metrics).
+	Observe func(op, outcome string, d time.Duration)
 	// QueryTimeout bounds every call (a transaction of InTx as a whole;
 	// bulk creates get one more for every 50,000 rows), unless the
 	// caller's deadline is earlier, acquiring or opening a
@@ -124,6 +127,7 @@ func newStore(pool *pgxpool.Pool, o Options) *Store {
 		InTx:         s.inTx,
 		Now:          o.Now,
 		QueryTimeout: o.QueryTimeout,
+		Observe:      o.Observe,
 	})
 	return s
 }
@@ -216,4 +220,11 @@ func (s *Store) inTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// PoolStats reports the pool's connections: in use, idle, and the most
+// there may be.
+func (s *Store) PoolStats() (inUse, idle, max int) {
+	st := s.pool.Stat()
+	return int(st.AcquiredConns()), int(st.IdleConns()), int(st.MaxConns())
 }

@@ -37,6 +37,9 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock before failing
 	// with store.ErrUnavailable. Zero means DefaultBusyTimeout.
 	BusyTimeout time.Duration
+	// Observe, when set, is told of every call: its operation, its outcome
+	// (ok, error, unavailable) and how long it took (metrics).
+	Observe func(op, outcome string, d time.Duration)
 	// QueryTimeout bounds every call (a transaction of InTx as a whole;
 	// bulk creates get one more for every 50,000 rows), unless the
 	// caller's deadline is earlier; running out of it is
@@ -125,6 +128,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		InTx:         s.inTx,
 		Now:          o.Now,
 		QueryTimeout: o.QueryTimeout,
+		Observe:      o.Observe,
 	})
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -219,4 +223,14 @@ func (s *Store) inTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
 	err = tx.Commit()
 	s.writer.adopt(ctx, c.fresh)
 	return err
+}
+
+// PoolStats reports the connections of both pools: in use, idle, and the
+// most there may be.
+func (s *Store) PoolStats() (inUse, idle, max int) {
+	for _, db := range []*sql.DB{s.writer.db, s.reader.db} {
+		st := db.Stats()
+		inUse, idle, max = inUse+st.InUse, idle+st.Idle, max+st.MaxOpenConnections
+	}
+	return inUse, idle, max
 }

@@ -152,7 +152,7 @@ func storeFlags(fs *flag.FlagSet, cfg *Config) {
 // validation, decision and audit as a tool call, recorded as
 // cli:<command>.
 func (c cli) withService(ctx context.Context, cfg Config, command string, fn func(*service.Service, service.Caller) error) error {
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/postgres"
 	"github.com/orgscope/orgscope/store/sqlite"
+	"github.com/orgscope/orgscope/telemetry"
 )
 
 var logHandler = mcpserver.LogHandler
@@ -43,11 +44,29 @@ func Run(ctx context.Context, cfg Config) error {
 		stdout = io.Discard
 	}
 
-	st, err := openStore(ctx, cfg)
+	metrics := telemetry.NewMetrics()
+	tracer, stopTracing, err := telemetry.SetupTracing(ctx, telemetry.TracingOptions{ServiceName: "orgscope", Version: cfg.Version})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the spans still buffered, briefly: a collector that is
+		// gone must not hold up the exit.
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("flushing traces", "err", err)
+		}
+	}()
+
+	st, err := openStore(ctx, cfg, metrics)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if pool, ok := st.(interface{ PoolStats() (inUse, idle, max int) }); ok {
+		metrics.StorePool(pool.PoolStats)
+	}
 
 	ln := cfg.Listener
 	if ln == nil {
@@ -81,6 +100,11 @@ func Run(ctx context.Context, cfg Config) error {
 		RateLimits:     cfg.RateLimits,
 		Version:        cfg.Version,
 		Logger:         logger,
+		Metrics:        metrics,
+		TracerProvider: tracer,
+	}
+	if tracer != nil {
+		logger.Info("tracing: spans are exported over OTLP as the OTEL_* variables configure")
 	}
 	if len(cfg.Issuers) > 0 {
 		err = externalMode(ctx, cfg, resource, logger, &opts)
@@ -177,6 +201,7 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		Revoked: func(t store.RevokedToken) {
 			denylist.Add(auth.Revocations{Tokens: []auth.RevokedToken{{TokenID: t.TokenID, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}}})
 		},
+		Issued:                       opts.Metrics.TokenIssued,
 		Issuer:                       publicURL,
 		Resource:                     resource,
 		Aliases:                      opts.Aliases,
@@ -211,7 +236,7 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	}
 	jwtVerifier := auth.NewIssuerRouter(byIssuer)
 	go issuer.Janitor(ctx, 10*time.Minute)
-	denylist = auth.NewDenylistVerifier(ctx, auth.NewCachingVerifier(jwtVerifier, nil), revocationFeed(st), &auth.DenylistOptions{Logger: logger})
+	denylist = auth.NewDenylistVerifier(ctx, auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Observe: opts.Metrics.VerificationCache}), revocationFeed(st), &auth.DenylistOptions{Logger: logger})
 	opts.Verifier = embeddedVerifier(denylist, issuer)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
@@ -251,6 +276,7 @@ func externalMode(ctx context.Context, cfg Config, resource string, logger *slog
 	v, err := auth.NewExternalVerifier(ctx, auth.ExternalOptions{
 		Issuers: cfg.Issuers, Resource: resource, Getenv: os.Getenv, Logger: logger,
 		KeyRefresh: cfg.JWKSRefresh, RefetchCooldown: cfg.JWKSCooldown,
+		OnKeyFetch: opts.Metrics.KeyFetch, OnCache: opts.Metrics.VerificationCache,
 	})
 	if err != nil {
 		return err
@@ -321,18 +347,23 @@ func auditJanitor(ctx context.Context, svc *service.Service, retention time.Dura
 }
 
 // openStore opens PostgreSQL when a database URL is given, SQLite otherwise.
-func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+// m, when set, observes every store call.
+func openStore(ctx context.Context, cfg Config, m *telemetry.Metrics) (store.Store, error) {
 	if err := cfg.checkDatabase(); err != nil {
 		return nil, err
 	}
+	var observe func(op, outcome string, d time.Duration)
+	if m != nil {
+		observe = m.StoreCall
+	}
 	if cfg.DatabaseURL != "" {
-		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Options{Schema: cfg.DatabaseSchema, QueryTimeout: cfg.StoreTimeout})
+		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Options{Schema: cfg.DatabaseSchema, QueryTimeout: cfg.StoreTimeout, Observe: observe})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 		}
 		return st, nil
 	}
-	st, err := sqlite.Open(ctx, cfg.DBPath, &sqlite.Options{QueryTimeout: cfg.StoreTimeout})
+	st, err := sqlite.Open(ctx, cfg.DBPath, &sqlite.Options{QueryTimeout: cfg.StoreTimeout, Observe: observe})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", cfg.DBPath, err)
 	}

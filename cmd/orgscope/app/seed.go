@@ -105,7 +105,7 @@ definitions, which every existing organization then sees.`
 	if opts.Orgs < 1 || opts.Users < 0 || opts.Batch < 1 {
 		return &usageError{err: errors.New("need --orgs of at least 1, --users of at least 0 and --batch of at least 1"), hint: cmd.hint()}
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}

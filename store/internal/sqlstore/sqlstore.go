@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/store"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Conn runs statements on a pool, a connection or a transaction. Queries
@@ -98,6 +101,9 @@ type Config struct {
 	Now func() time.Time
 	// QueryTimeout bounds every call; zero means DefaultQueryTimeout.
 	QueryTimeout time.Duration
+	// Observe, when set, is told of every call: its operation, its outcome
+	// (ok, error, unavailable) and how long it took.
+	Observe func(op, outcome string, d time.Duration)
 }
 
 // Store implements every method of store.Store except Ping and Close,
@@ -114,7 +120,7 @@ func New(cfg Config) *Store {
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = DefaultQueryTimeout
 	}
-	sh := &shared{d: cfg.Dialect, inTx: cfg.InTx, clock: cfg.Now, timeout: cfg.QueryTimeout}
+	sh := &shared{d: cfg.Dialect, inTx: cfg.InTx, clock: cfg.Now, timeout: cfg.QueryTimeout, observe: cfg.Observe}
 	return &Store{Queries{shared: sh, read: cfg.Reader, write: cfg.Writer}}
 }
 
@@ -124,6 +130,7 @@ type shared struct {
 	inTx    func(ctx context.Context, fn func(c Conn) error) error
 	clock   func() time.Time
 	timeout time.Duration
+	observe func(op, outcome string, d time.Duration)
 	bound   sync.Map // query with ? placeholders -> query in the driver's form
 }
 
@@ -228,7 +235,33 @@ func (q *Queries) runFor(ctx context.Context, op string, timeout time.Duration, 
 	}
 	ctx, cancel := q.deadline(ctx, q.tx, timeout)
 	defer cancel()
-	return q.fail(ctx, op, fn(ctx))
+	start := time.Now()
+	// A call is a span of the request's trace when the request is traced;
+	// otherwise it costs one context lookup.
+	var span trace.Span
+	if parent := trace.SpanFromContext(ctx); parent.IsRecording() {
+		ctx, span = parent.TracerProvider().Tracer("github.com/orgscope/orgscope/store").Start(ctx, "store "+op,
+			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attribute.String("db.system.name", q.d.Name())))
+	}
+	err := q.fail(ctx, op, fn(ctx))
+	outcome := "ok"
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		outcome = "unavailable"
+	case err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict):
+		outcome = "error"
+	}
+	if span != nil {
+		if outcome != "ok" {
+			span.SetStatus(codes.Error, outcome)
+			span.SetAttributes(attribute.String("error.type", outcome))
+		}
+		span.End()
+	}
+	if q.observe != nil {
+		q.observe(op, outcome, time.Since(start))
+	}
+	return err
 }
 
 // call is run for a method with a result; on error the result is zero.
