@@ -174,10 +174,12 @@ func (r *keyRing) open(k store.SigningKey) (*ringKey, error) {
 	return rk, nil
 }
 
-// watch refreshes every interval until ctx ends.
+// watch refreshes every interval until ctx ends. A failure is logged
+// once, and so is the recovery, however many polls fail in between.
 func (r *keyRing) watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -185,10 +187,16 @@ func (r *keyRing) watch(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, max(interval, 2*time.Second))
-		if err := r.refresh(pctx); err != nil && ctx.Err() == nil {
-			r.log.WarnContext(ctx, "signing keys could not be read; using the ones read before", "err", err)
-		}
+		err := r.refresh(pctx)
 		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			r.log.WarnContext(ctx, "signing keys could not be read; using the ones read before", "err", err)
+			failing = true
+		case err == nil && failing:
+			r.log.InfoContext(ctx, "signing keys read again")
+			failing = false
+		}
 	}
 }
 
