@@ -202,7 +202,7 @@ func (c cli) keysRetire(ctx context.Context, args []string) error {
 	cmd.fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "the servers' access-token lifetime: if a key must be made to replace the one retired, the keys before it stay published that long")
 	signingKeyFlags(cmd.fs, &cfg)
 	storeFlags(cmd.fs, &cfg)
-	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
+	if err := cmd.parse(kidsAsArguments(cmd.fs, args), c.stdout, c.getenv); err != nil {
 		return err
 	}
 	var kid string
@@ -262,4 +262,43 @@ func encryptedWord(encrypted bool) string {
 		return "encrypted"
 	}
 	return "stored unencrypted"
+}
+
+// kidsAsArguments lets a kid that starts with "-" (a base64url thumbprint
+// may) be given like any other: an argument that looks like a flag but
+// names none of fs's is moved behind "--", where the flag package takes
+// it as an argument. (A mistyped flag then is a kid no key has, which
+// changes nothing and says so.)
+func kidsAsArguments(fs *flag.FlagSet, args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	var kids []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			kids = append(kids, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			out = append(out, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil && name != "h" && name != "help" {
+			kids = append(kids, a)
+			continue
+		}
+		out = append(out, a)
+		if f == nil || hasValue || i+1 == len(args) {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+			i++
+			out = append(out, args[i]) // the flag's value, whatever it looks like
+		}
+	}
+	if len(kids) > 0 {
+		out = append(append(out, "--"), kids...)
+	}
+	return out
 }

@@ -70,8 +70,18 @@ func TestKeysCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "KID") || !strings.Contains(out, second.Key["kid"].(string)+"  EdDSA      next") {
 		t.Errorf("keys list: %d\n%s", code, out)
 	}
-	if code, _, errOut := run(t, nil, "keys", "retire", "no-such-kid", "--db", db); code != 1 || !strings.Contains(errOut, `no signing key has kid "no-such-kid"`) {
-		t.Errorf("retiring an unknown kid: %d %q", code, errOut)
+	for _, args := range [][]string{
+		{"keys", "retire", "no-such-kid", "--db", db},
+		{"keys", "retire", "--db", db, "-no-such-kid"}, // a thumbprint may start with "-"
+		{"keys", "retire", "--db", db, "--", "-no-such-kid"},
+	} {
+		kid := args[len(args)-1]
+		if kid == db {
+			kid = args[2]
+		}
+		if code, _, errOut := run(t, nil, args...); code != 1 || !strings.Contains(errOut, `no signing key has kid "`+kid+`"`) {
+			t.Errorf("%v: %d %q; want no signing key %s", args, code, errOut, kid)
+		}
 	}
 	code, out, _ = run(t, nil, "keys", "retire", "--db", db, second.Key["kid"].(string))
 	if code != 0 || !strings.Contains(out, "retired signing key "+second.Key["kid"].(string)) {
