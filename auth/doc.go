@@ -24,7 +24,10 @@
 // other issuers onto the same Principal; their organization codes must
 // pass [CheckOrgCode], the one rule for organization codes.
 // [CachingVerifier] remembers verified tokens until they expire so that a
-// busy agent pays for signature checks once.
+// busy agent pays for signature checks once. [LiveKeySet] holds the
+// embedded issuer's keys, which rotate: it trusts exactly what the issuer
+// publishes at each call, and its Guard refuses a remembered token whose
+// key was retired since.
 //
 // The package knows nothing of tools, of the embedded issuer or of storage.
 package auth

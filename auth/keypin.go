@@ -94,8 +94,8 @@ type StaticKeySet struct {
 	Keys []jose.JSONWebKey
 }
 
-// NewStaticKeySet returns a key set of keys pinned to alg — the embedded
-// issuer's keys are all RS256 — or, with alg empty, to their key types.
+// NewStaticKeySet returns a key set of keys pinned to alg or, with alg
+// empty, to their key types.
 func NewStaticKeySet(alg string, keys ...crypto.PublicKey) *StaticKeySet {
 	s := &StaticKeySet{Keys: make([]jose.JSONWebKey, len(keys))}
 	for i, k := range keys {

@@ -38,6 +38,8 @@ type Principal struct {
 	ActorChain []string
 	// Purpose is what a delegated token was issued for, when it says.
 	Purpose string
+	// KeyID is the kid of the key that signed the token, when it named one.
+	KeyID string
 }
 
 // Global reports whether the principal is not bound to an organization.

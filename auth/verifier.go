@@ -49,8 +49,9 @@ type JWTOptions struct {
 	// client id) — compared byte for byte. External issuers set it.
 	PlainAudience bool
 	// KeySet verifies signatures and chooses the key, which pins the
-	// algorithm: a StaticKeySet for the embedded issuer (its keys are
-	// RS256), a RemoteKeySet for an external one. Required.
+	// algorithm: a LiveKeySet for the embedded issuer (its keys rotate), a
+	// RemoteKeySet for an external one, a StaticKeySet for fixed keys.
+	// Required.
 	KeySet oidc.KeySet
 	// Algorithms restricts the accepted JWS algorithms. Nil means
 	// DefaultAlgorithms. Symmetric algorithms and "none" are refused even if
@@ -143,6 +144,7 @@ func allowedAlgorithms(configured []string) ([]string, error) {
 type joseHeader struct {
 	Alg string `json:"alg"`
 	Typ string `json:"typ"`
+	Kid string `json:"kid"`
 }
 
 // Verify implements Verifier.
@@ -179,7 +181,12 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Principal, err
 			return nil, invalid(reasonMissingClaim+c, nil)
 		}
 	}
-	return v.opts.Claims.Principal(claims)
+	p, err := v.opts.Claims.Principal(claims)
+	if err != nil {
+		return nil, err
+	}
+	p.KeyID = hdr.Kid
+	return p, nil
 }
 
 // checkTimes holds the numeric dates to RFC 7519 §2 — JSON numbers, not

@@ -2,9 +2,14 @@
 // the issuer of the access tokens the resource server accepts when no
 // external identity provider is configured.
 //
-// It signs RFC 9068 JWT access tokens (typ at+jwt) with a key it creates
-// once and keeps in the store, publishes the public keys at /oauth2/jwks,
-// and issues tokens at /oauth2/token. Machine clients, provisioned by an
+// It signs RFC 9068 JWT access tokens (typ at+jwt) with keys kept in the
+// store (RS256, ES256 or EdDSA; encrypted with AES-256-GCM under a
+// key-encryption key when one is given), publishes the public keys at
+// /oauth2/jwks, and issues tokens at /oauth2/token. Keys rotate
+// (KeyManager): a new key is published before it signs and an old one
+// stays published until its tokens have expired; every server reads the
+// keys every second and applies store.KeySchedule, so replicas agree on
+// which key signs without talking to each other. Machine clients, provisioned by an
 // administrator for one organization or globally, use client_credentials;
 // their tokens carry Kinde's claim shapes (org_code, gty, feature_flags,
 // application_properties). Every token is audience-bound to the one

@@ -10,7 +10,8 @@ import (
 // Sweep removes what the interactive flow leaves behind and nothing can use
 // any more — expired pending sign-ins, codes and refresh tokens, revoked
 // or exhausted grants — and registered clients idle for longer than
-// RegisteredClientIdle. The cutoff for grants stays a day (or a token
+// RegisteredClientIdle, and signing keys past their retirement (their
+// private keys with them). The cutoff for grants stays a day (or a token
 // lifetime) behind, so no live access token loses its grant.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.opts.Now()
@@ -24,8 +25,12 @@ func (s *Server) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if expired+idle > 0 {
-		s.log.InfoContext(ctx, "swept", "expired_rows", expired, "idle_clients", idle)
+	retired, err := s.opts.Store.DeleteRetiredSigningKeys(ctx, now)
+	if err != nil {
+		return err
+	}
+	if expired+idle+retired > 0 {
+		s.log.InfoContext(ctx, "swept", "expired_rows", expired, "idle_clients", idle, "retired_signing_keys", retired)
 	}
 	return nil
 }

@@ -24,22 +24,28 @@ const (
 // ownToken reads an access token this issuer signed, checking signature,
 // issuer and expiry; nil if it is not one.
 func (s *Server) ownToken(token string) *tokenClaims {
-	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{signingAlgorithm})
-	if err != nil {
+	parsed, err := jwt.ParseSigned(token, signatureAlgorithms)
+	if err != nil || len(parsed.Headers) != 1 {
 		return nil
 	}
-	for _, k := range s.keys {
-		var c tokenClaims
-		if parsed.Claims(k.Key, &c) != nil {
-			continue
-		}
-		if !s.isOwnIssuer(c.Issuer) || c.Expiry == nil || !s.opts.Now().Before(c.Expiry.Time()) {
-			return nil
-		}
-		return &c
+	now := s.opts.Now()
+	hdr := parsed.Headers[0]
+	key, ok := s.keys.key(hdr.KeyID, now)
+	if !ok || !auth.KeyAllows(key, hdr.Algorithm) {
+		return nil
 	}
-	return nil
+	var c tokenClaims
+	if parsed.Claims(key.Key, &c) != nil {
+		return nil
+	}
+	if !s.isOwnIssuer(c.Issuer) || c.Expiry == nil || !now.Before(c.Expiry.Time()) {
+		return nil
+	}
+	return &c
 }
+
+// signatureAlgorithms are the algorithms of the issuer's keys.
+var signatureAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
 
 // formClient authenticates the client calling revocation or introspection:
 // a machine client, or a registered or metadata-document client.

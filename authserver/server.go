@@ -2,9 +2,7 @@ package authserver
 
 import (
 	"context"
-	"crypto"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -38,6 +36,7 @@ type Store interface {
 
 	EnsureSigningKey(ctx context.Context, candidate store.SigningKey) (store.SigningKey, error)
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
+	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 
 	store.GrantStore
 	store.DenylistStore
@@ -72,6 +71,15 @@ type Options struct {
 	Store Store
 	// TokenTTL is the access-token lifetime. Zero means DefaultTokenTTL.
 	TokenTTL time.Duration
+	// Keys says how signing keys are made and kept: the algorithm of a key
+	// made at first start, and the key-encryption key that seals new keys
+	// and opens sealed ones. The zero value makes RS256 keys, stored clear.
+	// Its TokenTTL and Now default to this struct's.
+	Keys KeyOptions
+	// KeyPollInterval is how often WatchKeys reads the keys from the store
+	// to learn of rotations and retirements. Zero means
+	// DefaultKeyPollInterval.
+	KeyPollInterval time.Duration
 	// RefreshTokenTTL is the refresh-token lifetime (each use rotates it).
 	// Zero means DefaultRefreshTokenTTL.
 	RefreshTokenTTL time.Duration
@@ -148,8 +156,7 @@ type Server struct {
 	cimd *cimdFetcher
 	// dummyPasswordHash is computed on first use, at PasswordCost.
 	dummyPasswordHash func() []byte
-	signer            jose.Signer
-	keys              []jose.JSONWebKey
+	keys              *keyRing
 	handler           http.Handler
 
 	rate          *buckets        // per address, every endpoint
@@ -159,8 +166,10 @@ type Server struct {
 	cors          *corsPolicy
 }
 
-// New loads (or on first start creates) the signing key and returns the
-// server.
+// New loads the signing keys (on first start it makes one) and returns
+// the server. Every published key must open: a database whose keys are
+// sealed is refused without their key-encryption key (the error wraps
+// ErrKeyEncryptionKeyNeeded or ErrWrongKeyEncryptionKey).
 func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Issuer == "" || opts.Resource == "" || opts.Store == nil {
 		return nil, errors.New("authserver: Options needs Issuer, Resource and Store")
@@ -219,17 +228,22 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	current, public, err := loadKeys(ctx, opts.Store)
+	if opts.KeyPollInterval <= 0 {
+		s.opts.KeyPollInterval = DefaultKeyPollInterval
+	}
+	if opts.Keys.TokenTTL == 0 {
+		opts.Keys.TokenTTL = opts.TokenTTL
+	}
+	if opts.Keys.Now == nil {
+		opts.Keys.Now = opts.Now
+	}
+	manager, err := NewKeyManager(opts.Keys)
 	if err != nil {
 		return nil, err
 	}
-	s.keys = public
-	s.signer, err = jose.NewSigner(
-		jose.SigningKey{Algorithm: signingAlgorithm, Key: jose.JSONWebKey{Key: current.private, KeyID: current.id}},
-		(&jose.SignerOptions{}).WithType("at+jwt"),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("authserver: signer: %w", err)
+	s.keys = &keyRing{manager: manager, store: opts.Store, log: s.log, now: opts.Now}
+	if err := s.keys.load(ctx); err != nil {
+		return nil, err
 	}
 
 	mux := http.NewServeMux()
@@ -292,14 +306,49 @@ func (s *Server) isOwnIssuer(iss string) bool {
 // Handler serves the issuer's endpoints (everything under /oauth2/).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// PublicKeys returns the keys tokens are signed with, for the resource
-// server's verifier.
-func (s *Server) PublicKeys() []crypto.PublicKey {
-	out := make([]crypto.PublicKey, len(s.keys))
-	for i, k := range s.keys {
-		out[i] = k.Key
+// PublishedKeys returns the public keys in the JWKS at this moment, each
+// pinned to its algorithm: the next key, the active one and those retiring.
+// The resource server trusts exactly these (auth.LiveKeySet calls it on
+// every verification; it is a lookup in memory). The slice is shared:
+// callers must not change it.
+func (s *Server) PublishedKeys() []jose.JSONWebKey {
+	return s.keys.published(s.opts.Now())
+}
+
+// WatchKeys reads the signing keys from the store every KeyPollInterval
+// until ctx ends, so that this server learns of rotations and retirements
+// made by the command line or by other replicas. A read that fails keeps
+// the keys read before.
+func (s *Server) WatchKeys(ctx context.Context) {
+	s.keys.watch(ctx, s.opts.KeyPollInterval)
+}
+
+// RefreshKeys reads the signing keys from the store now.
+func (s *Server) RefreshKeys(ctx context.Context) error {
+	return s.keys.refresh(ctx)
+}
+
+// SigningAlgorithm returns the algorithm of the key that signs now, and
+// reports whether it is the one new keys are made with (if not, the
+// configured one takes effect at the next rotation).
+func (s *Server) SigningAlgorithm() (alg string, configured bool) {
+	for _, k := range store.KeySchedule(s.keys.snap.Load().stored, s.opts.Now()) {
+		if k.State == store.KeyActive {
+			return k.Key.Algorithm, k.Key.Algorithm == s.keys.manager.Algorithm()
+		}
 	}
-	return out
+	return "", false
+}
+
+// UnencryptedKeys counts the published keys stored clear.
+func (s *Server) UnencryptedKeys() int {
+	n := 0
+	for _, k := range store.KeySchedule(s.keys.snap.Load().stored, s.opts.Now()) {
+		if k.Published() && k.Key.KEKID == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Metadata returns the RFC 8414 authorization server metadata.
@@ -343,5 +392,5 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	writeJSONBody(w, jose.JSONWebKeySet{Keys: s.keys})
+	writeJSONBody(w, jose.JSONWebKeySet{Keys: s.keys.published(s.opts.Now())})
 }

@@ -26,7 +26,7 @@ const (
 	resource = "https://orgscope.test/mcp"
 )
 
-func newStore(t *testing.T) store.Store {
+func newStore(t testing.TB) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "as.db"), nil)
 	if err != nil {

@@ -216,15 +216,15 @@ func (s *Server) mint(ctx context.Context, c accessClaims) (string, time.Time, *
 			claims.ApplicationProperties[k] = kindeProperty{Value: v}
 		}
 	}
-	token, err := jwt.Signed(s.signer).Claims(claims).Serialize()
+	token, err := s.sign(now, &claims)
 	if err != nil {
 		s.log.ErrorContext(ctx, "sign token", "err", err)
-		return "", time.Time{}, errServer()
+		return "", time.Time{}, errCannotSign()
 	}
 	if s.opts.Issued != nil {
 		s.opts.Issued(c.GrantType)
 	}
-	return token, exp, nil
+	return token, claims.Expiry.Time(), nil
 }
 
 // orgFlags returns the organization's effective flags as the Kinde claim.

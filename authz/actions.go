@@ -57,6 +57,10 @@ var actions = []Action{
 	{Name: "create_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
 	{Name: "set_user_password", Scopes: []string{auth.ScopeWriteUsers}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
 	{Name: "export_audit_events", Scopes: []string{auth.ScopeReadAudit}, GlobalOnly: true, Group: GroupRead, OperatorOnly: true},
+	// The embedded issuer's signing keys: the operator's alone.
+	{Name: "list_signing_keys", GlobalOnly: true, Group: GroupRead, OperatorOnly: true},
+	{Name: "rotate_signing_key", GlobalOnly: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "retire_signing_key", GlobalOnly: true, Group: GroupAdmin, OperatorOnly: true},
 }
 
 // Actions returns every action.

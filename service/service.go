@@ -23,6 +23,9 @@ type Options struct {
 	// PasswordCost is the bcrypt cost of passwords the service sets; zero
 	// means credential.DefaultPasswordCost.
 	PasswordCost int
+	// SigningKeys makes and retires the embedded issuer's signing keys for
+	// RotateSigningKey and RetireSigningKey; nil refuses both.
+	SigningKeys SigningKeyManager
 	// Logger receives failures that are not the caller's (a store error);
 	// nil discards.
 	Logger *slog.Logger
@@ -39,6 +42,7 @@ type Service struct {
 	log          *slog.Logger
 	now          func() time.Time
 	passwordCost int
+	signingKeys  SigningKeyManager
 }
 
 // New returns a service over opts.Store.
@@ -46,7 +50,8 @@ func New(opts Options) *Service {
 	if opts.Store == nil {
 		panic("service.New: Options.Store is required")
 	}
-	s := &Service{store: opts.Store, authz: opts.Authorizer, log: opts.Logger, now: opts.Now, passwordCost: opts.PasswordCost}
+	s := &Service{store: opts.Store, authz: opts.Authorizer, log: opts.Logger, now: opts.Now, passwordCost: opts.PasswordCost,
+		signingKeys: opts.SigningKeys}
 	if s.authz == nil {
 		s.authz = authz.Rules{}
 	}

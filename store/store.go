@@ -199,6 +199,20 @@ type KeyStore interface {
 	EnsureSigningKey(ctx context.Context, candidate SigningKey) (SigningKey, error)
 	// SigningKeys returns every stored key, newest first (for the JWKS).
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey stores a new key (a rotation): it is published at once
+	// and signs from k.ActivateAt. CreatedAt is set when zero, ActivateAt
+	// when zero to CreatedAt. ErrConflict if its id exists.
+	AddSigningKey(ctx context.Context, k SigningKey) (SigningKey, error)
+	// RetireSigningKey removes key id at once, private key and all (an
+	// emergency), in one step serialized with every other retirement. If it
+	// was the key signing at now (KeySchedule), a key is made to sign in its
+	// place at once: the next key, if there is one (its ActivateAt becomes
+	// now), or else the key replacement returns, stored with ActivateAt
+	// now. ErrNotFound, and nothing changed, if there is no key id.
+	RetireSigningKey(ctx context.Context, id string, now time.Time, replacement func() (SigningKey, error)) (KeyRetirement, error)
+	// DeleteRetiredSigningKeys removes the keys KeySchedule calls retired
+	// at now, and returns how many.
+	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 }
 
 // GrantStore keeps what the interactive flow leaves behind: pending

@@ -151,12 +151,30 @@ type Client struct {
 	LastUsedAt              time.Time         `json:"last_used_at,omitzero"`
 }
 
-// SigningKey is one of the issuer's private keys.
+// SigningKey is one of the issuer's private keys, with its schedule: it
+// is published from CreatedAt, signs from ActivateAt until a newer key
+// does, and stays published (and trusted) until the RetirePreviousAt of the
+// first key after it (see KeySchedule).
 type SigningKey struct {
-	ID         string    // the JWS kid
-	Algorithm  string    // e.g. "RS256"
-	PrivateKey []byte    // PKCS #8, DER
-	CreatedAt  time.Time // set when zero
+	ID        string // the JWS kid
+	Algorithm string // "RS256", "ES256" or "EdDSA"
+	// PrivateKey is PKCS #8 DER when KEKID is empty, and otherwise that DER
+	// sealed under the key-encryption key KEKID names.
+	PrivateKey []byte
+	// KEKID identifies the key-encryption key PrivateKey is sealed under
+	// (not the key itself); empty when it is stored clear.
+	KEKID string
+	// PublicKey is the PKIX DER of the public key, readable without the
+	// key-encryption key. Empty for keys stored before it was kept (they
+	// are clear, and the public key is derived from the private one).
+	PublicKey []byte
+	CreatedAt time.Time // set when zero
+	// ActivateAt is when the key begins to sign; zero means CreatedAt.
+	ActivateAt time.Time
+	// RetirePreviousAt is when the keys before this one leave the JWKS once
+	// it has begun to sign: when every token they signed has expired. Zero
+	// means when this key begins to sign.
+	RetirePreviousAt time.Time
 }
 
 // AuthRequest is an authorization request waiting for sign-in and consent.

@@ -5,7 +5,7 @@
 // schema and SQLite's dialect (dialect.go).
 //
 // The file is created readable and writable by its owner only (it holds the
-// issuer's signing key), and so are the -wal and -shm files beside it.
+// issuer's signing keys), and so are the -wal and -shm files beside it.
 //
 // The file runs in WAL mode with two connection pools: a single writer
 // connection whose transactions begin IMMEDIATE (they take the write lock up

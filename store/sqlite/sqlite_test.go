@@ -383,3 +383,41 @@ func TestMigrateAuditEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateSigningKeys opens a database whose schema is at version 4
+// with the key the issuer made then, and checks that it reads as a key
+// that has signed since it was made, stored clear.
+func TestMigrateSigningKeys(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v4.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range steps {
+		if m.Version > 4 {
+			break
+		}
+		if err := inTx(ctx, db, func(tx *sql.Tx) error { return apply(ctx, tx, m, time.Now()) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
+	if _, err := db.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES ('k1', 'RS256', x'3082', ?)`, at.UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	keys, err := openAt(t, path, nil).SigningKeys(ctx)
+	want := []store.SigningKey{{ID: "k1", Algorithm: "RS256", PrivateKey: []byte{0x30, 0x82}, CreatedAt: at, ActivateAt: at}}
+	if err != nil || !reflect.DeepEqual(keys, want) {
+		t.Fatalf("keys after the migration = %+v, %v; want %+v", keys, err, want)
+	}
+}

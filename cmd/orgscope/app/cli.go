@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ Commands:
   users set-password
                     set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
   audit export      write the audit trail as JSON lines, for a log pipeline
+  keys list|rotate|retire
+                    the embedded issuer's signing keys: list them, rotate to a new
+                    one, or retire one at once
   seed              fill a database with synthetic tenants (org_s00001…) for load tests
   version           print the version, commit, build time and Go version (also --version)
   help              print this help (also -h, --help)
@@ -42,6 +46,8 @@ Examples:
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
   orgscope users set-password --org org_x --email ann@x.example
   orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
+  orgscope keys rotate --key-encryption-key-file /etc/orgscope/kek
+  orgscope keys retire KID
   orgscope seed --orgs N --users M
 
 Run "orgscope <command> -h" for a command's flags ("orgscope serve -h" for the
@@ -75,6 +81,7 @@ var subcommands = map[string][]string{
 	"clients": {"create"},
 	"users":   {"set-password"},
 	"audit":   {"export"},
+	"keys":    {"list", "rotate", "retire"},
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -97,8 +104,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 	}
 	if subs, ok := subcommands[cmd]; ok {
-		if len(args) == 0 || isHelp(args[0]) || args[0] != subs[0] {
-			help := fmt.Sprintf("usage: orgscope %s %s [flags]\n\nRun \"orgscope %s %s -h\" for its flags.\n", cmd, subs[0], cmd, subs[0])
+		if len(args) == 0 || isHelp(args[0]) || !slices.Contains(subs, args[0]) {
+			names := strings.Join(subs, "|")
+			help := fmt.Sprintf("usage: orgscope %s %s [flags]\n\nRun \"orgscope %s %s -h\" for its flags.\n", cmd, names, cmd, subs[0])
 			if len(args) > 0 && isHelp(args[0]) {
 				fmt.Fprint(stdout, help)
 				return nil
@@ -106,6 +114,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			got := "nothing"
 			if len(args) > 0 {
 				got = fmt.Sprintf("%q", args[0])
+			}
+			if len(subs) > 1 {
+				return &usageError{err: fmt.Errorf("%s: the subcommands are %s, got %s", cmd, strings.Join(subs, ", "), got),
+					hint: fmt.Sprintf("run \"orgscope %s %s -h\" for the flags", cmd, subs[0])}
 			}
 			return &usageError{err: fmt.Errorf("%s: the only subcommand is %s, got %s", cmd, subs[0], got),
 				hint: fmt.Sprintf("run \"orgscope %s %s -h\" for the flags", cmd, subs[0])}
@@ -124,6 +136,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.setPassword(ctx, args)
 	case "audit export":
 		return c.exportAudit(ctx, args)
+	case "keys list":
+		return c.keysList(ctx, args)
+	case "keys rotate":
+		return c.keysRotate(ctx, args)
+	case "keys retire":
+		return c.keysRetire(ctx, args)
 	case "seed":
 		return c.seed(ctx, args)
 	}
@@ -152,12 +170,22 @@ func storeFlags(fs *flag.FlagSet, cfg *Config) {
 // validation, decision and audit as a tool call, recorded as
 // cli:<command>.
 func (c cli) withService(ctx context.Context, cfg Config, command string, fn func(*service.Service, service.Caller) error) error {
+	return c.withServiceOptions(ctx, cfg, command, nil, fn)
+}
+
+// withServiceOptions is withService with a service that edit completes
+// (the signing-key manager of the keys commands).
+func (c cli) withServiceOptions(ctx context.Context, cfg Config, command string, edit func(*service.Options), fn func(*service.Service, service.Caller) error) error {
 	st, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost})
+	opts := service.Options{Store: st, PasswordCost: cfg.PasswordCost}
+	if edit != nil {
+		edit(&opts)
+	}
+	svc := service.New(opts)
 	defer svc.Close()
 	return fn(svc, service.Caller{Principal: service.Operator(operatorName(c.getenv)), Via: service.ViaCLI, Command: command})
 }

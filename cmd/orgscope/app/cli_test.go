@@ -202,6 +202,10 @@ func TestHelp(t *testing.T) {
 		{[]string{"users", "set-password", "-h"}, []string{"--email", "--password"}},
 		{[]string{"seed", "-h"}, []string{"--force  [ORGSCOPE_FORCE]", "--orgs"}},
 		{[]string{"version", "-h"}, []string{"usage: orgscope version"}},
+		{[]string{"keys", "-h"}, []string{"orgscope keys list|rotate|retire"}},
+		{[]string{"keys", "rotate", "-h"}, []string{"--key-overlap  [ORGSCOPE_KEY_OVERLAP]", "--signing-algorithm  [ORGSCOPE_SIGNING_ALGORITHM]",
+			"--key-encryption-key-file  [ORGSCOPE_KEY_ENCRYPTION_KEY_FILE]", "--token-ttl  [ORGSCOPE_TOKEN_TTL]", "states next, active, retiring"}},
+		{[]string{"serve", "-h"}, []string{"--signing-algorithm  [ORGSCOPE_SIGNING_ALGORITHM]", "--key-encryption-key-file  [ORGSCOPE_KEY_ENCRYPTION_KEY_FILE]"}},
 	} {
 		code, out, errOut := run(t, nil, tc.args...)
 		if code != 0 || errOut != "" {

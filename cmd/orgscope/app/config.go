@@ -50,6 +50,19 @@ type Config struct {
 	// positive, and at most MaxTokenTTL unless AllowLongTokenTTL.
 	TokenTTL          time.Duration
 	AllowLongTokenTTL bool
+	// SigningAlgorithm is the algorithm of the signing keys the embedded
+	// issuer makes (RS256, ES256 or EdDSA): at first start and at each
+	// `keys rotate`; keys made before keep theirs.
+	SigningAlgorithm string
+	// KeyEncryptionKeyFile names the file holding the key-encryption key
+	// that seals the issuer's private keys in the database (AES-256-GCM).
+	// Empty stores new keys clear. A database whose keys are sealed is not
+	// served without it.
+	KeyEncryptionKeyFile string
+	// KeyPollInterval is how often the issuer reads its keys from the
+	// store, to learn of rotations and retirements; zero means
+	// authserver.DefaultKeyPollInterval.
+	KeyPollInterval time.Duration
 	// RefreshReuseInterval is how long a rotated refresh token may be
 	// presented again by its client without revoking its grant; zero means
 	// none (DefaultConfig sets authserver's default).
@@ -144,6 +157,7 @@ func DefaultConfig() Config {
 		DBPath:                   "orgscope.db",
 		Demo:                     DemoAuto,
 		TokenTTL:                 authserver.DefaultTokenTTL,
+		SigningAlgorithm:         authserver.DefaultSigningAlgorithm,
 		AuditRetention:           DefaultAuditRetention,
 		RefreshReuseInterval:     authserver.DefaultRefreshReuseInterval,
 		MaxConnections:           connlimit.DefaultTotal,

@@ -48,6 +48,10 @@ type command struct {
 	synopsis string
 	// about, when set, is printed between the synopsis and the flags.
 	about string
+	// args is how many arguments may be given among the flags (zero:
+	// none); parse puts them in positional.
+	args       int
+	positional []string
 	// failed records the flag whose value could not be parsed, so the
 	// message can name it and its environment variable.
 	failed *setFailure
@@ -86,19 +90,26 @@ func (c *command) usage(w io.Writer) {
 // environment variable.
 func (c *command) parse(args []string, stdout io.Writer, getenv func(string) string) error {
 	c.fs.VisitAll(func(f *flag.Flag) { f.Value = &recordingValue{Value: f.Value, name: f.Name, failed: c.failed} })
-	if err := c.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			c.usage(stdout)
-			return err
+	for rest := args; ; {
+		if err := c.fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.usage(stdout)
+				return err
+			}
+			if c.failed.name != "" {
+				return c.invalid(c.failed.name, c.failed.value)
+			}
+			msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
+			return &usageError{err: errors.New(msg), hint: c.hint()}
 		}
-		if c.failed.name != "" {
-			return c.invalid(c.failed.name, c.failed.value)
+		if rest = c.fs.Args(); len(rest) == 0 {
+			break
 		}
-		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
-		return &usageError{err: errors.New(msg), hint: c.hint()}
-	}
-	if c.fs.NArg() > 0 {
-		return &usageError{err: fmt.Errorf("unexpected argument %q", c.fs.Arg(0)), hint: c.hint()}
+		// An argument among the flags: the flags after it are parsed too.
+		if len(c.positional) == c.args {
+			return &usageError{err: fmt.Errorf("unexpected argument %q", rest[0]), hint: c.hint()}
+		}
+		c.positional, rest = append(c.positional, rest[0]), rest[1:]
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authserver"
 	"github.com/orgscope/orgscope/mcpserver"
@@ -197,6 +195,10 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	// The issuer tells this process's denylist of what it revokes, so that
 	// this replica refuses it at once; the others learn it from the store.
 	var denylist *auth.Denylist
+	kek, err := cfg.keyEncryptionKey()
+	if err != nil {
+		return err
+	}
 	issuer, err := authserver.New(ctx, authserver.Options{
 		Revoked: func(t store.RevokedToken) {
 			denylist.Add(auth.Revocations{Tokens: []auth.RevokedToken{{TokenID: t.TokenID, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}}})
@@ -207,6 +209,8 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		Aliases:                      opts.Aliases,
 		Store:                        st,
 		TokenTTL:                     cfg.TokenTTL,
+		Keys:                         authserver.KeyOptions{Algorithm: cfg.SigningAlgorithm, EncryptionKey: kek},
+		KeyPollInterval:              cfg.KeyPollInterval,
 		RefreshReuseInterval:         cmp.Or(cfg.RefreshReuseInterval, -1), // zero: none
 		PasswordCost:                 cfg.PasswordCost,
 		MetadataDocumentAllowPrivate: cfg.CIMDAllowPrivate,
@@ -215,17 +219,20 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		Logger:                       logger,
 	})
 	if err != nil {
-		return err
+		return explainKeyError(err, cfg)
 	}
-	// One verifier per name the issuer answers as (its tokens for a name
-	// are for that name's resource), chosen by the token's iss.
+	keyWarnings(cfg, kek != nil, issuer, logger)
+	// The resource server trusts exactly the keys the issuer publishes at
+	// each call, each pinned to its algorithm; they follow the store. One
+	// verifier per name the issuer answers as (its tokens for a name are
+	// for that name's resource), chosen by the token's iss.
+	keys := &auth.LiveKeySet{Keys: issuer.PublishedKeys}
 	byIssuer := map[string]auth.Verifier{}
 	for _, iss := range append([]string{publicURL}, opts.Aliases...) {
 		v, err := auth.NewJWTVerifier(auth.JWTOptions{
 			Issuer:   iss,
 			Audience: mcpserver.Resource(iss),
-			// Its keys are RS256 keys: pinned, so nothing else verifies with them.
-			KeySet: auth.NewStaticKeySet(oidc.RS256, issuer.PublicKeys()...),
+			KeySet:   keys,
 			// Every token it issues carries these.
 			RequireClaims: []string{"jti", "sub", "client_id"},
 		})
@@ -236,7 +243,10 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	}
 	jwtVerifier := auth.NewIssuerRouter(byIssuer)
 	go issuer.Janitor(ctx, 10*time.Minute)
-	denylist = auth.NewDenylistVerifier(ctx, auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Observe: opts.Metrics.VerificationCache}), revocationFeed(st), &auth.DenylistOptions{Logger: logger})
+	go issuer.WatchKeys(ctx)
+	// After the cache, a retired key's tokens are refused at the next call.
+	cached := auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Observe: opts.Metrics.VerificationCache})
+	denylist = auth.NewDenylistVerifier(ctx, keys.Guard(cached), revocationFeed(st), &auth.DenylistOptions{Logger: logger})
 	opts.Verifier = embeddedVerifier(denylist, issuer)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
@@ -259,6 +269,20 @@ func loopbackAliases(base string) []string {
 		}
 	}
 	return out
+}
+
+// keyWarnings tells the operator what the signing keys' state means for
+// the flags given: an algorithm that takes effect at the next rotation,
+// keys still stored unencrypted.
+func keyWarnings(cfg Config, encrypting bool, issuer *authserver.Server, logger *slog.Logger) {
+	if alg, configured := issuer.SigningAlgorithm(); !configured {
+		logger.Info("the signing algorithm given takes effect at the next key rotation (orgscope keys rotate)",
+			"signing_algorithm", cfg.SigningAlgorithm, "signing_now_with", alg)
+	}
+	if n := issuer.UnencryptedKeys(); n > 0 && encrypting {
+		logger.Warn("signing keys made before a key-encryption key was given are stored unencrypted; "+
+			"orgscope keys rotate replaces them with encrypted ones", "unencrypted_keys", n)
+	}
 }
 
 // issuerRateLimit is the embedded issuer's per-address limit: the one

@@ -31,6 +31,7 @@ func (c cli) serve(ctx context.Context, args []string) error {
 	fs.Var(&demoFlag{mode: &cfg.Demo}, "demo", "seed demo tenants into an empty database and print their credentials once: true, false, or auto (seed only for a loopback public URL)")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of access tokens the embedded issuer signs (at most 24h without --allow-long-token-ttl)")
 	fs.BoolVar(&cfg.AllowLongTokenTTL, "allow-long-token-ttl", false, "accept a --token-ttl over 24h (a leaked token stays usable that long)")
+	signingKeyFlags(fs, &cfg)
 	fs.DurationVar(&cfg.RefreshReuseInterval, "refresh-reuse-interval", cfg.RefreshReuseInterval, "how long a rotated refresh token may be presented again by its client (sessions sharing a keyring) before reuse revokes its grant; 0 for none")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", cfg.AuditRetention, "how long audit events are kept before they are removed")
 	fs.Float64Var(&cfg.RateLimits.PerPrincipal, "rate-limit", cfg.RateLimits.PerPrincipal, "MCP calls per second per access token's principal (bursts of twice that); 0 disables")

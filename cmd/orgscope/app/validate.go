@@ -53,6 +53,14 @@ func (c Config) validate() error {
 		}
 	}
 
+	if len(c.Issuers) == 0 {
+		if err := checkSigningAlgorithm(c.SigningAlgorithm); err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := c.keyEncryptionKey(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.RefreshReuseInterval < 0 || c.RefreshReuseInterval > 10*time.Minute {
 		bad("%s must be between 0 and 10m, got %s", flagRef("refresh-reuse-interval"), fmtDuration(c.RefreshReuseInterval))
 	}
