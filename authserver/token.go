@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"mime"
@@ -106,6 +107,11 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 		}
 	}
 
+	// The client's own lifetime, when it has one, within the server's.
+	ttl := s.opts.TokenTTL
+	if client.TokenTTL > 0 && client.TokenTTL < ttl {
+		ttl = client.TokenTTL
+	}
 	token, _, oerr := s.mint(ctx, accessClaims{
 		Subject:    client.ID,
 		ClientID:   client.ID,
@@ -114,21 +120,34 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 		Scopes:     scopes,
 		GrantType:  "client_credentials",
 		Properties: client.Properties,
+		TTL:        ttl,
 	})
 	if oerr != nil {
 		return nil, oerr
 	}
-	if err := s.opts.Store.TouchClient(ctx, client.ID, s.opts.Now()); err != nil {
-		s.log.WarnContext(ctx, "record client use", "client_id", client.ID, "err", err)
-	}
+	s.touch(ctx, client.ID, client.LastUsedAt)
 	s.log.InfoContext(ctx, "token issued", "grant_type", "client_credentials", "client_id", client.ID,
-		"org_code", client.OrgCode, "scope", strings.Join(scopes, " "))
+		"org_code", client.OrgCode, "scope", strings.Join(scopes, " "), "expires_in", int(ttl/time.Second))
 	return &tokenResponse{
 		AccessToken: token,
 		TokenType:   "Bearer",
-		ExpiresIn:   int(s.opts.TokenTTL / time.Second),
+		ExpiresIn:   int(ttl / time.Second),
 		Scope:       strings.Join(scopes, " "),
 	}, nil
+}
+
+// touch records that a client got a token, cheaply: not at all when the
+// use it read with the client (lastUsed) is less than store.TouchInterval
+// old, and otherwise with a statement that writes only if no other replica
+// has recorded one in the meantime. A failure is logged: the token stands.
+func (s *Server) touch(ctx context.Context, clientID string, lastUsed time.Time) {
+	now := s.opts.Now()
+	if !lastUsed.IsZero() && now.Sub(lastUsed) < store.TouchInterval {
+		return
+	}
+	if err := s.opts.Store.TouchClient(ctx, clientID, now); err != nil {
+		s.log.WarnContext(ctx, "record client use", "client_id", clientID, "err", err)
+	}
 }
 
 // audience resolves the requested audience: RFC 8707 resource, or Kinde's
@@ -152,6 +171,8 @@ type accessClaims struct {
 	GrantType                            string
 	GrantID                              string
 	Properties                           map[string]string
+	// TTL is the token's lifetime; zero means Options.TokenTTL.
+	TTL time.Duration
 }
 
 // tokenClaims is the JSON payload of an access token (RFC 9068 §2.2 plus
@@ -187,7 +208,7 @@ var kindeFlagTypes = map[store.FlagType]string{
 // mint signs an access token and returns it with its expiry.
 func (s *Server) mint(ctx context.Context, c accessClaims) (string, time.Time, *oauthError) {
 	now := s.opts.Now().UTC()
-	exp := now.Add(s.opts.TokenTTL)
+	exp := now.Add(cmp.Or(c.TTL, s.opts.TokenTTL))
 	claims := tokenClaims{
 		Claims: jwt.Claims{
 			Issuer:   s.opts.Issuer,
