@@ -220,3 +220,27 @@ func serveForm(as *authserver.Server, path string, form url.Values) *httptest.Re
 	as.Handler().ServeHTTP(rec, req)
 	return rec
 }
+
+// TestTokenAfterACutoffInTheSameSecond: a client enabled again within the
+// second of its cutoff gets tokens dated after that second, which the
+// resource servers (comparing whole-second iat with the cutoff) accept.
+func TestTokenAfterACutoffInTheSameSecond(t *testing.T) {
+	l := newLifecycle(t, 10*time.Minute)
+	ctx := t.Context()
+	l.clock.Advance(300 * time.Millisecond)
+	cut, err := l.st.CutOffClient(ctx, l.client.ID, l.clock.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.clock.Advance(200 * time.Millisecond) // still the cutoff's second
+	_, claims := decode(t, l.wantToken(t, l.secret, "token in the cutoff's second")["access_token"].(string))
+	iat, exp := int64(claims["iat"].(float64)), int64(claims["exp"].(float64))
+	if want := cut.Cutoff.Truncate(time.Second).Add(time.Second).Unix(); iat != want || exp != want+600 {
+		t.Errorf("iat %d exp %d, want %d and %d (the second after the cutoff %v)", iat, exp, want, want+600, cut.Cutoff)
+	}
+	l.clock.Advance(time.Second)
+	_, claims = decode(t, l.wantToken(t, l.secret, "token a second later")["access_token"].(string))
+	if iat := int64(claims["iat"].(float64)); iat != l.clock.Now().Unix() {
+		t.Errorf("iat %d after the cutoff's second, want now %d", iat, l.clock.Now().Unix())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	"slices"
@@ -112,6 +113,10 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 	if client.TokenTTL > 0 && client.TokenTTL < ttl {
 		ttl = client.TokenTTL
 	}
+	issued, oerr := s.issueTime(ctx, client.ID)
+	if oerr != nil {
+		return nil, oerr
+	}
 	token, _, oerr := s.mint(ctx, accessClaims{
 		Subject:    client.ID,
 		ClientID:   client.ID,
@@ -121,6 +126,7 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 		GrantType:  "client_credentials",
 		Properties: client.Properties,
 		TTL:        ttl,
+		IssuedAt:   issued,
 	})
 	if oerr != nil {
 		return nil, oerr
@@ -134,6 +140,25 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 		ExpiresIn:   int(ttl / time.Second),
 		Scope:       strings.Join(scopes, " "),
 	}, nil
+}
+
+// issueTime is when a token for the client is issued: now, unless that is
+// in the second of the client's cutoff (it was disabled and enabled again
+// within the second). The resource servers refuse the tokens of that
+// second, iat having whole seconds, so the token is dated the next one:
+// at most a second ahead, well within their clock skew.
+func (s *Server) issueTime(ctx context.Context, clientID string) (time.Time, *oauthError) {
+	now := s.opts.Now()
+	cut, err := s.opts.Store.GetClientCutoff(ctx, clientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return now, nil
+	case err != nil:
+		return time.Time{}, s.storeFailure(ctx, "get client cutoff", err)
+	case now.Truncate(time.Second).After(cut.Cutoff):
+		return now, nil
+	}
+	return cut.Cutoff.Truncate(time.Second).Add(time.Second), nil
 }
 
 // touch records that a client got a token, cheaply: not at all when the
@@ -173,6 +198,8 @@ type accessClaims struct {
 	Properties                           map[string]string
 	// TTL is the token's lifetime; zero means Options.TokenTTL.
 	TTL time.Duration
+	// IssuedAt is the token's iat; zero means now.
+	IssuedAt time.Time
 }
 
 // tokenClaims is the JSON payload of an access token (RFC 9068 §2.2 plus
@@ -207,7 +234,7 @@ var kindeFlagTypes = map[store.FlagType]string{
 
 // mint signs an access token and returns it with its expiry.
 func (s *Server) mint(ctx context.Context, c accessClaims) (string, time.Time, *oauthError) {
-	now := s.opts.Now().UTC()
+	now := cmp.Or(c.IssuedAt, s.opts.Now()).UTC()
 	exp := now.Add(cmp.Or(c.TTL, s.opts.TokenTTL))
 	claims := tokenClaims{
 		Claims: jwt.Claims{

@@ -231,7 +231,7 @@ func (c cli) createClient(ctx context.Context, args []string) error {
 		}
 		cl, secret := out.Client, out.ClientSecret
 		if asJSON {
-			return json.NewEncoder(c.stdout).Encode(map[string]string{"client_id": cl.ID, "client_secret": secret})
+			return json.NewEncoder(c.stdout).Encode(map[string]string{"client_id": cl.ClientID, "client_secret": secret})
 		}
 		bound := "global"
 		if cl.OrgCode != "" {
@@ -239,7 +239,7 @@ func (c cli) createClient(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "created client %q (%s), scopes: %s\n  client_id:     %s\n  client_secret: %s\n"+
 			"The secret is shown once and stored hashed; keep it now.\n",
-			cl.Name, bound, strings.Join(cl.Scopes, " "), cl.ID, secret)
+			cl.Name, bound, strings.Join(cl.Scopes, " "), cl.ClientID, secret)
 		return nil
 	})
 }
