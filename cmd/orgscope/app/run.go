@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -63,7 +64,11 @@ func Run(ctx context.Context, cfg Config) error {
 	resource := mcpserver.Resource(publicURL)
 	warnings(cfg, publicURL, useTLS, logger)
 
-	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger})
+	// What this process revokes or cuts off reaches its own resource
+	// server at once; the other replicas read it from the store.
+	local := &localRevocations{}
+	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger, Now: cfg.Now,
+		LongestTokenTTL: max(cfg.TokenTTL, service.DefaultLongestTokenTTL), CutOff: local.cutOff})
 	defer svc.Close()
 	go auditJanitor(ctx, svc, cfg.AuditRetention, logger)
 
@@ -79,7 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if len(cfg.Issuers) > 0 {
 		err = externalMode(ctx, cfg, resource, logger, &opts)
 	} else {
-		err = embeddedMode(ctx, cfg, st, publicURL, resource, logger, &opts)
+		err = embeddedMode(ctx, cfg, st, publicURL, resource, logger, &opts, local)
 	}
 	if err != nil {
 		return err
@@ -163,14 +168,13 @@ func warnings(cfg Config, publicURL string, useTLS bool, logger *slog.Logger) {
 
 // embeddedMode runs OrgScope's own issuer: its endpoints under /oauth2/,
 // its metadata, and a verifier of its tokens.
-func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger, opts *mcpserver.Options) error {
+func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger,
+	opts *mcpserver.Options, local *localRevocations) error {
 	// The issuer tells this process's denylist of what it revokes, so that
 	// this replica refuses it at once; the others learn it from the store.
-	var denylist *auth.Denylist
 	issuer, err := authserver.New(ctx, authserver.Options{
-		Revoked: func(t store.RevokedToken) {
-			denylist.Add(auth.Revocations{Tokens: []auth.RevokedToken{{TokenID: t.TokenID, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}}})
-		},
+		Revoked:                      local.revoked,
+		Now:                          cfg.Now,
 		Issuer:                       publicURL,
 		Resource:                     resource,
 		Store:                        st,
@@ -192,12 +196,15 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		KeySet: auth.NewStaticKeySet(oidc.RS256, issuer.PublicKeys()...),
 		// Every token it issues carries these.
 		RequireClaims: []string{"jti", "sub", "client_id"},
+		Now:           cfg.Now,
 	})
 	if err != nil {
 		return err
 	}
 	go issuer.Janitor(ctx, 10*time.Minute)
-	denylist = auth.NewDenylistVerifier(ctx, auth.NewCachingVerifier(jwtVerifier, nil), revocationFeed(st), &auth.DenylistOptions{Logger: logger})
+	denylist := auth.NewDenylistVerifier(ctx, auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Now: cfg.Now}), revocationFeed(st),
+		&auth.DenylistOptions{Logger: logger, Now: cfg.Now})
+	local.denylist.Store(denylist)
 	opts.Verifier = embeddedVerifier(denylist, issuer)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
@@ -240,6 +247,28 @@ func embeddedVerifier(denylist *auth.Denylist, issuer *authserver.Server) auth.V
 	return auth.NewRevocationVerifier(denylist, func(ctx context.Context, p *auth.Principal) (bool, error) {
 		return issuer.GrantActive(ctx, p.GrantID, p.OrgCode, p.Subject)
 	})
+}
+
+// localRevocations hands what this process revokes (a token at
+// /oauth2/revoke) or cuts off (a client disabled or deleted through a
+// tool) to its resource server's denylist, once there is one, ahead of the
+// denylist's next poll of the store.
+type localRevocations struct {
+	denylist atomic.Pointer[auth.Denylist]
+}
+
+func (l *localRevocations) add(r auth.Revocations) {
+	if d := l.denylist.Load(); d != nil {
+		d.Add(r)
+	}
+}
+
+func (l *localRevocations) revoked(t store.RevokedToken) {
+	l.add(auth.Revocations{Tokens: []auth.RevokedToken{{TokenID: t.TokenID, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}}})
+}
+
+func (l *localRevocations) cutOff(c store.ClientCutoff) {
+	l.add(auth.Revocations{Cutoffs: []auth.ClientCutoff{{ClientID: c.ClientID, Cutoff: c.Cutoff, ExpiresAt: c.ExpiresAt, ChangedAt: c.ChangedAt}}})
 }
 
 // revocationFeed reads the store's denylist and client cutoffs for the
@@ -295,13 +324,13 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		return nil, err
 	}
 	if cfg.DatabaseURL != "" {
-		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Options{Schema: cfg.DatabaseSchema, QueryTimeout: cfg.StoreTimeout})
+		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Options{Schema: cfg.DatabaseSchema, QueryTimeout: cfg.StoreTimeout, Now: cfg.Now})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 		}
 		return st, nil
 	}
-	st, err := sqlite.Open(ctx, cfg.DBPath, &sqlite.Options{QueryTimeout: cfg.StoreTimeout})
+	st, err := sqlite.Open(ctx, cfg.DBPath, &sqlite.Options{QueryTimeout: cfg.StoreTimeout, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", cfg.DBPath, err)
 	}
