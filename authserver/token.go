@@ -142,23 +142,40 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 	}, nil
 }
 
-// issueTime is when a token for the client is issued: now, unless that is
-// in the second of the client's cutoff (it was disabled and enabled again
-// within the second). The resource servers refuse the tokens of that
-// second, iat having whole seconds, so the token is dated the next one:
-// at most a second ahead, well within their clock skew.
+// issueTime is when a token for the client is issued: now, once the second
+// of the client's cutoff (if it has one) is over. The resource servers
+// refuse every token of that second, iat having whole seconds, so a client
+// enabled again within it waits for the next second — at most a second —
+// rather than get a token that would be refused. (Dating the token ahead
+// instead would let it outlive a cutoff made before its date.) A cutoff
+// still ahead of this clock after the wait is answered with a retry.
 func (s *Server) issueTime(ctx context.Context, clientID string) (time.Time, *oauthError) {
-	now := s.opts.Now()
 	cut, err := s.opts.Store.GetClientCutoff(ctx, clientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return now, nil
+		return s.opts.Now(), nil
 	case err != nil:
 		return time.Time{}, s.storeFailure(ctx, "get client cutoff", err)
-	case now.Truncate(time.Second).After(cut.Cutoff):
+	}
+	past := func() (time.Time, bool) {
+		now := s.opts.Now()
+		return now, now.Truncate(time.Second).After(cut.Cutoff)
+	}
+	now, ok := past()
+	if ok {
 		return now, nil
 	}
-	return cut.Cutoff.Truncate(time.Second).Add(time.Second), nil
+	t := time.NewTimer(min(time.Second, cut.Cutoff.Truncate(time.Second).Add(time.Second).Sub(now)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		if now, ok := past(); ok {
+			return now, nil
+		}
+	case <-ctx.Done():
+	}
+	return time.Time{}, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", retryAfter: 1,
+		description: "this client was cut off a moment ago; retry in a second"}
 }
 
 // touch records that a client got a token, cheaply: not at all when the

@@ -191,7 +191,8 @@ func startBinary(t *testing.T, bin string, args []string) (base, banner string, 
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = io.Discard
+	var errBuf syncBuffer
+	cmd.Stderr = &errBuf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func startBinary(t *testing.T, bin string, args []string) (base, banner string, 
 		case line, ok := <-lines:
 			if !ok {
 				stop()
-				t.Fatalf("the binary exited; output:\n%s", b.String())
+				t.Fatalf("the binary exited; output:\n%s\nstderr:\n%s", b.String(), errBuf.String())
 			}
 			b.WriteString(line + "\n")
 			if m := endpointLine.FindStringSubmatch(line); m != nil {
