@@ -87,7 +87,19 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost in
 	clients = append(clients, c)
 	seed.clients = append(seed.clients, demoClient{Label: "Global admin", ID: c.ID, Secret: secret})
 
-	err := st.InTx(ctx, func(tx store.Tx) error {
+	// The passwords are hashed before the transaction: bcrypt is slow on
+	// purpose, and the transaction runs under the store's deadline.
+	var pending []demoUser
+	for _, o := range demoOrgs {
+		for _, u := range o.users {
+			pending = append(pending, demoUser{Email: u[0]})
+		}
+	}
+	hashes, err := demoPasswords(pending, passwordCost)
+	if err != nil {
+		return nil, err
+	}
+	err = st.InTx(ctx, func(tx store.Tx) error {
 		users, err := seedTenants(ctx, tx)
 		if err != nil {
 			return err
@@ -97,11 +109,11 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost in
 				return fmt.Errorf("demo client %s: %w", c.Name, err)
 			}
 		}
-		hashes, err := demoPasswords(users, passwordCost)
-		if err != nil {
-			return err
-		}
 		for i, u := range users {
+			if u.Email != pending[i].Email {
+				return fmt.Errorf("demo user %d is %s, its password was made for %s", i, u.Email, pending[i].Email)
+			}
+			users[i].Password = pending[i].Password
 			if err := tx.SetUserPassword(ctx, u.OrgCode, u.id, hashes[i]); err != nil {
 				return fmt.Errorf("demo password for %s: %w", u.Email, err)
 			}
