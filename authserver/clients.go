@@ -46,7 +46,10 @@ func readClientCredentials(r *http.Request) (clientCredentials, *oauthError) {
 	return clientCredentials{id: postID, secret: postSecret}, nil
 }
 
-// authenticateClient checks a confidential client's secret.
+// authenticateClient checks a confidential client's secret against each of
+// its secrets (two during a rotation's grace period). A disabled client is
+// refused like a wrong secret, after the same comparison: invalid_client,
+// whether or not the secret was right, so the answer says nothing more.
 func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials) (store.Client, *oauthError) {
 	if cred.id == "" || cred.secret == "" {
 		credential.SecretMatches(cred.secret, dummyHash)
@@ -60,7 +63,12 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 	case err != nil:
 		return store.Client{}, s.storeFailure(ctx, "get client", err)
 	}
-	if c.SecretHash == "" || !credential.SecretMatches(cred.secret, c.SecretHash) {
+	hashes := c.SecretHashes()
+	usable := len(hashes) > 0 && !c.Disabled()
+	if len(hashes) == 0 {
+		hashes = []string{dummyHash} // a public client, or one whose secrets all expired
+	}
+	if !credential.SecretMatchesAny(cred.secret, hashes) || !usable {
 		return store.Client{}, errInvalidClient(cred.viaBasic)
 	}
 	return c, nil

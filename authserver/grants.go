@@ -186,9 +186,7 @@ func (s *Server) issueWithRefresh(r *http.Request, client *interactiveClient, gr
 		return nil, oerr
 	}
 	if !isMetadataDocumentURL(client.ID) {
-		if err := s.opts.Store.TouchClient(ctx, client.ID, s.opts.Now()); err != nil {
-			s.log.WarnContext(ctx, "record client use", "client_id", client.ID, "err", err)
-		}
+		s.touch(ctx, client.ID, time.Time{})
 	}
 	s.log.InfoContext(ctx, "token issued", "grant_type", gty, "client_id", client.ID, "org_code", grant.OrgCode,
 		"user_id", grant.UserID, "grant_id", grant.ID, "scope", strings.Join(scopes, " "))

@@ -236,7 +236,7 @@ func createMachineClient(ctx context.Context, st interface {
 	secret := credential.NewSecret()
 	c, err := st.CreateClient(ctx, store.Client{
 		ID: credential.RandomHex(16), Name: mc.Name, Kind: store.ClientMachine, OrgCode: mc.OrgCode,
-		SecretHash: credential.HashSecret(secret), Scopes: mc.Scopes, GrantTypes: []string{"client_credentials"},
+		Secrets: []store.ClientSecret{{Hash: credential.HashSecret(secret)}}, Scopes: mc.Scopes, GrantTypes: []string{"client_credentials"},
 		TokenEndpointAuthMethod: "client_secret_basic", Properties: mc.Properties,
 	})
 	return c, secret, err

@@ -23,14 +23,16 @@ type interactiveClient struct {
 	Label        string
 	RedirectURIs []string
 	GrantTypes   []string
-	// SecretHash is set for confidential registered clients.
-	SecretHash string
+	// SecretHashes are set for confidential registered clients.
+	SecretHashes []string
+	// Disabled clients get no token.
+	Disabled bool
 	// LocalOnly: every redirect URI is a loopback or private-use one, so
 	// the client runs on the user's machine.
 	LocalOnly bool
 }
 
-func (c *interactiveClient) public() bool { return c.SecretHash == "" }
+func (c *interactiveClient) public() bool { return len(c.SecretHashes) == 0 }
 
 // errNotInteractive is a client that exists but may not use the flow.
 var errNotInteractive = errors.New("this client is a machine client and cannot sign users in; it uses client_credentials")
@@ -62,7 +64,8 @@ func (s *Server) interactiveClient(ctx context.Context, clientID string) (*inter
 		Label:        c.ID,
 		RedirectURIs: c.RedirectURIs,
 		GrantTypes:   c.GrantTypes,
-		SecretHash:   c.SecretHash,
+		SecretHashes: c.SecretHashes(),
+		Disabled:     c.Disabled(),
 		LocalOnly:    localOnly(c.RedirectURIs),
 	}, nil
 }
@@ -113,12 +116,12 @@ func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredent
 		return nil, s.storeFailure(ctx, "get client", err)
 	}
 	if c.public() {
-		if cred.secret != "" {
+		if cred.secret != "" || c.Disabled {
 			return nil, errInvalidClient(cred.viaBasic)
 		}
 		return c, checkGrant(c, grant)
 	}
-	if !credential.SecretMatches(cred.secret, c.SecretHash) {
+	if !credential.SecretMatchesAny(cred.secret, c.SecretHashes) || c.Disabled {
 		return nil, errInvalidClient(cred.viaBasic)
 	}
 	return c, checkGrant(c, grant)

@@ -165,7 +165,7 @@ func (s *Server) register(r *http.Request) (*registrationResponse, *oauthError) 
 	var secret string
 	if method != "none" {
 		secret = credential.RandomToken(32)
-		c.SecretHash = credential.HashSecret(secret)
+		c.Secrets = []store.ClientSecret{{Hash: credential.HashSecret(secret)}}
 	}
 	// The cap holds exactly, however many register at once on however
 	// many replicas: the store counts and inserts in one serialised step.

@@ -164,6 +164,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if c := s.ownToken(token); c != nil && auth.ResourceMatches(c.Audience, s.resourceOf(ctx)) && mayKnow(c.ClientID) {
 		revoked, err := s.opts.Store.IsTokenRevoked(ctx, c.ID)
 		active := err == nil && !revoked
+		if active {
+			// Issued before its client was disabled or deleted: cut off, as
+			// the resource servers see it (iat has whole seconds).
+			cut, err := s.opts.Store.GetClientCutoff(ctx, c.ClientID)
+			active = errors.Is(err, store.ErrNotFound) || err == nil && c.IssuedAt != nil && c.IssuedAt.Time().After(cut.Cutoff)
+		}
 		if active && c.GrantID != "" {
 			g, err := s.opts.Store.GetGrant(ctx, c.GrantID)
 			active = err == nil && !g.Revoked()

@@ -105,8 +105,8 @@ func TestAccessTokenClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if orgClient.SecretHash == "" || strings.Contains(orgClient.SecretHash, orgSecret) || len(orgSecret) < 43 {
-		t.Fatalf("secret %d chars, hash %q", len(orgSecret), orgClient.SecretHash)
+	if len(orgClient.Secrets) != 1 || strings.Contains(orgClient.Secrets[0].Hash, orgSecret) || len(orgSecret) < 43 {
+		t.Fatalf("secret %d chars, secrets %+v", len(orgSecret), orgClient.Secrets)
 	}
 
 	code, body := issue(t, s, orgClient.ID, orgSecret, url.Values{"resource": {resource}, "scope": {"read:users read:flags"}})

@@ -1,8 +1,10 @@
 package authserver
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	"slices"
@@ -106,6 +108,15 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 		}
 	}
 
+	// The client's own lifetime, when it has one, within the server's.
+	ttl := s.opts.TokenTTL
+	if client.TokenTTL > 0 && client.TokenTTL < ttl {
+		ttl = client.TokenTTL
+	}
+	issued, oerr := s.issueTime(ctx, client.ID)
+	if oerr != nil {
+		return nil, oerr
+	}
 	token, _, oerr := s.mint(ctx, accessClaims{
 		Subject:    client.ID,
 		ClientID:   client.ID,
@@ -114,21 +125,71 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 		Scopes:     scopes,
 		GrantType:  "client_credentials",
 		Properties: client.Properties,
+		TTL:        ttl,
+		IssuedAt:   issued,
 	})
 	if oerr != nil {
 		return nil, oerr
 	}
-	if err := s.opts.Store.TouchClient(ctx, client.ID, s.opts.Now()); err != nil {
-		s.log.WarnContext(ctx, "record client use", "client_id", client.ID, "err", err)
-	}
+	s.touch(ctx, client.ID, client.LastUsedAt)
 	s.log.InfoContext(ctx, "token issued", "grant_type", "client_credentials", "client_id", client.ID,
-		"org_code", client.OrgCode, "scope", strings.Join(scopes, " "))
+		"org_code", client.OrgCode, "scope", strings.Join(scopes, " "), "expires_in", int(ttl/time.Second))
 	return &tokenResponse{
 		AccessToken: token,
 		TokenType:   "Bearer",
-		ExpiresIn:   int(s.opts.TokenTTL / time.Second),
+		ExpiresIn:   int(ttl / time.Second),
 		Scope:       strings.Join(scopes, " "),
 	}, nil
+}
+
+// issueTime is when a token for the client is issued: now, once the second
+// of the client's cutoff (if it has one) is over. The resource servers
+// refuse every token of that second, iat having whole seconds, so a client
+// enabled again within it waits for the next second — at most a second —
+// rather than get a token that would be refused. (Dating the token ahead
+// instead would let it outlive a cutoff made before its date.) A cutoff
+// still ahead of this clock after the wait is answered with a retry.
+func (s *Server) issueTime(ctx context.Context, clientID string) (time.Time, *oauthError) {
+	cut, err := s.opts.Store.GetClientCutoff(ctx, clientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return s.opts.Now(), nil
+	case err != nil:
+		return time.Time{}, s.storeFailure(ctx, "get client cutoff", err)
+	}
+	past := func() (time.Time, bool) {
+		now := s.opts.Now()
+		return now, now.Truncate(time.Second).After(cut.Cutoff)
+	}
+	now, ok := past()
+	if ok {
+		return now, nil
+	}
+	t := time.NewTimer(min(time.Second, cut.Cutoff.Truncate(time.Second).Add(time.Second).Sub(now)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		if now, ok := past(); ok {
+			return now, nil
+		}
+	case <-ctx.Done():
+	}
+	return time.Time{}, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", retryAfter: 1,
+		description: "this client was cut off a moment ago; retry in a second"}
+}
+
+// touch records that a client got a token, cheaply: not at all when the
+// use it read with the client (lastUsed) is less than store.TouchInterval
+// old, and otherwise with a statement that writes only if no other replica
+// has recorded one in the meantime. A failure is logged: the token stands.
+func (s *Server) touch(ctx context.Context, clientID string, lastUsed time.Time) {
+	now := s.opts.Now()
+	if !lastUsed.IsZero() && now.Sub(lastUsed) < store.TouchInterval {
+		return
+	}
+	if err := s.opts.Store.TouchClient(ctx, clientID, now); err != nil {
+		s.log.WarnContext(ctx, "record client use", "client_id", clientID, "err", err)
+	}
 }
 
 // audience resolves the requested audience: RFC 8707 resource, or Kinde's
@@ -152,6 +213,10 @@ type accessClaims struct {
 	GrantType                            string
 	GrantID                              string
 	Properties                           map[string]string
+	// TTL is the token's lifetime; zero means Options.TokenTTL.
+	TTL time.Duration
+	// IssuedAt is the token's iat; zero means now.
+	IssuedAt time.Time
 }
 
 // tokenClaims is the JSON payload of an access token (RFC 9068 §2.2 plus
@@ -186,8 +251,8 @@ var kindeFlagTypes = map[store.FlagType]string{
 
 // mint signs an access token and returns it with its expiry.
 func (s *Server) mint(ctx context.Context, c accessClaims) (string, time.Time, *oauthError) {
-	now := s.opts.Now().UTC()
-	exp := now.Add(s.opts.TokenTTL)
+	now := cmp.Or(c.IssuedAt, s.opts.Now()).UTC()
+	exp := now.Add(cmp.Or(c.TTL, s.opts.TokenTTL))
 	claims := tokenClaims{
 		Claims: jwt.Claims{
 			Issuer:   s.issuerOf(ctx),

@@ -53,8 +53,15 @@ var actions = []Action{
 	{Name: "create_feature_flag", Scopes: []string{auth.ScopeWriteFlags}, GlobalOnly: true, Group: GroupAdmin},
 	{Name: "delete_feature_flag", Scopes: []string{auth.ScopeWriteFlags}, GlobalOnly: true, Group: GroupAdmin},
 	{Name: "list_audit_events", Scopes: []string{auth.ScopeReadAudit}, Tenant: true, Group: GroupRead},
+	{Name: "list_clients", Scopes: []string{auth.ScopeReadClients}, Tenant: true, Group: GroupRead},
+	{Name: "create_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin},
+	{Name: "rotate_client_secret", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin},
+	{Name: "disable_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin},
 
-	{Name: "create_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "get_client", Scopes: []string{auth.ScopeReadClients}, Tenant: true, Group: GroupRead, OperatorOnly: true},
+	{Name: "enable_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "update_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "delete_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupDelete, OperatorOnly: true},
 	{Name: "set_user_password", Scopes: []string{auth.ScopeWriteUsers}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
 	{Name: "export_audit_events", Scopes: []string{auth.ScopeReadAudit}, GlobalOnly: true, Group: GroupRead, OperatorOnly: true},
 	// The embedded issuer's signing keys: the operator's alone.

@@ -174,6 +174,10 @@ var toolScopes = []struct {
 	{"create_feature_flag", auth.ScopeWriteFlags, true},
 	{"delete_feature_flag", auth.ScopeWriteFlags, true},
 	{"list_audit_events", auth.ScopeReadAudit, false},
+	{"list_clients", auth.ScopeReadClients, false},
+	{"create_client", auth.ScopeWriteClients, false},
+	{"rotate_client_secret", auth.ScopeWriteClients, false},
+	{"disable_client", auth.ScopeWriteClients, false},
 }
 
 // scopeGrants is the scope hierarchy, restated: a scope grants itself, write:X
@@ -189,6 +193,8 @@ func scopeGrants(held map[string]bool, needed string) bool {
 		return held[auth.ScopeWriteOrgs]
 	case needed == auth.ScopeReadFlags:
 		return held[auth.ScopeWriteFlags]
+	case needed == auth.ScopeReadClients:
+		return held[auth.ScopeWriteClients]
 	}
 	return false
 }

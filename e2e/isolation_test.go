@@ -64,7 +64,8 @@ func (p *isoPrincipal) String() string {
 
 // isoState is the whole tenant state, read straight from the database with
 // one query per table (SELECT *, so a column added later is compared too):
-// every org's record, users and flag overrides, the number and newest ID
+// every org's record, users, flag overrides and machine clients (with their
+// secrets and cutoffs; global clients under ""), the number and newest ID
 // of every org's audit events (the log is append-only), and the flag
 // definitions. Reading through the store API instead would cost one query
 // per org and listing, which under -race is most of the test's time.
@@ -73,6 +74,7 @@ type isoState struct {
 	users     map[string]map[string]string // org → user id → row
 	emails    map[string]map[string]bool   // org → lower-cased emails
 	overrides map[string]map[string]string // org → flag key → row
+	clients   map[string]map[string]string // org ("" for global) → client id → its rows
 	audit     map[string]string            // org ("" for none) → count and newest id
 	auditN    map[string]int               // org ("" for none) → count
 	defs      map[string]string            // flag key → row
@@ -92,6 +94,11 @@ var isoQueries = map[string]string{
 	"overrides": `SELECT * FROM flag_overrides ORDER BY org_code, key`,
 	"defs":      `SELECT * FROM flag_definitions ORDER BY key`,
 	"audit":     `SELECT org_code, count(*), max(id) FROM audit_events GROUP BY org_code`,
+	"clients":   `SELECT * FROM clients ORDER BY id`,
+	"secrets": `SELECT s.*, coalesce(c.org_code, '') AS client_org FROM client_secrets s JOIN clients c ON c.id = s.client_id
+		ORDER BY s.client_id, s.hash`,
+	"cutoffs": `SELECT k.*, coalesce(c.org_code, '') AS client_org FROM client_cutoffs k JOIN clients c ON c.id = k.client_id
+		ORDER BY k.client_id`,
 }
 
 func newIsoSnapshotter(t *testing.T, path string) *isoSnapshotter {
@@ -182,7 +189,8 @@ func (s *isoSnapshotter) take(t *testing.T) *isoState {
 	s.version = s.dataVersion(t)
 	s.taken++
 	sn := &isoState{orgs: map[string]string{}, users: map[string]map[string]string{}, emails: map[string]map[string]bool{},
-		overrides: map[string]map[string]string{}, audit: map[string]string{}, defs: map[string]string{}, flagTypes: map[string]string{}}
+		overrides: map[string]map[string]string{}, clients: map[string]map[string]string{}, audit: map[string]string{},
+		defs: map[string]string{}, flagTypes: map[string]string{}}
 	s.rows(t, "orgs", func(c map[string]string, row string) { sn.orgs[c["code"]] = row })
 	s.rows(t, "users", func(c map[string]string, row string) {
 		org := c["org_code"]
@@ -200,6 +208,15 @@ func (s *isoSnapshotter) take(t *testing.T) *isoState {
 		sn.overrides[org][c["key"]] = row
 	})
 	s.rows(t, "defs", func(c map[string]string, row string) { sn.defs[c["key"]], sn.flagTypes[c["key"]] = row, c["type"] })
+	client := func(org, id, row string) {
+		if sn.clients[org] == nil {
+			sn.clients[org] = map[string]string{}
+		}
+		sn.clients[org][id] += row + "\n"
+	}
+	s.rows(t, "clients", func(c map[string]string, row string) { client(c["org_code"], c["id"], row) })
+	s.rows(t, "secrets", func(c map[string]string, row string) { client(c["client_org"], c["client_id"], "  secret "+row) })
+	s.rows(t, "cutoffs", func(c map[string]string, row string) { client(c["client_org"], c["client_id"], "  cutoff "+row) })
 	sn.auditN = map[string]int{}
 	s.rows(t, "audit", func(c map[string]string, row string) {
 		sn.audit[c["org_code"]] = row
@@ -236,6 +253,9 @@ func (sn *isoState) orgState(org string, skip ...string) string {
 			fmt.Fprintf(&b, "override %s\n", sn.overrides[org][k])
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(sn.clients[org])) {
+		fmt.Fprintf(&b, "client %s", sn.clients[org][id])
+	}
 	fmt.Fprintf(&b, "audit %s\n", sn.audit[org])
 	return b.String()
 }
@@ -254,6 +274,9 @@ func isoAllOrgs(a, b *isoState) []string {
 			set[k] = true
 		}
 		for k := range sn.overrides {
+			set[k] = true
+		}
+		for k := range sn.clients {
 			set[k] = true
 		}
 	}
@@ -292,6 +315,8 @@ type isoWorld struct {
 	flags     []string          // defined flag keys
 	flagTypes map[string]string // and their types
 	cursors   []string          // next_cursor values seen in answers
+	clientOrg map[string]string // every machine client ever seen → its org ("" global)
+	clientIDs []string          // and their ids, sorted
 }
 
 func (w *isoWorld) learn(sn *isoState) {
@@ -324,6 +349,15 @@ func (w *isoWorld) learn(sn *isoState) {
 		}
 	}
 	w.flags, w.flagTypes = slices.Sorted(maps.Keys(sn.defs)), sn.flagTypes
+	for org, clients := range sn.clients {
+		for id := range clients {
+			if _, known := w.clientOrg[id]; !known {
+				w.clientOrg[id] = org
+				w.clientIDs = append(w.clientIDs, id)
+			}
+		}
+	}
+	slices.Sort(w.clientIDs)
 }
 
 // isoGen makes random arguments, aimed as often at other orgs' records,
@@ -424,6 +458,52 @@ func (g *isoGen) email(org string) any {
 	return true
 }
 
+// clientID returns a client_id argument: of the org the call acts on, of
+// another org, global, never existing, or malformed.
+func (g *isoGen) clientID(org string) any {
+	var own, others []string
+	for _, id := range g.w.clientIDs {
+		if g.w.clientOrg[id] == org {
+			own = append(own, id)
+		} else {
+			others = append(others, id)
+		}
+	}
+	switch x := g.r.Float64(); {
+	case x < 0.45 && len(own) > 0:
+		return g.pick(own)
+	case x < 0.8:
+		return g.pick(others)
+	case x < 0.9:
+		return fmt.Sprintf("%016x%016x", g.r.Uint64(), g.r.Uint64())
+	case x < 0.97:
+		return g.pick([]string{"", "not an id", "' OR 1=1 --", strings.Repeat("c", 130)})
+	}
+	return 9
+}
+
+// scopes returns a random scope list: mostly some of the principal's own,
+// else any, now and then with one no token has.
+func (g *isoGen) scopes(p *isoPrincipal) any {
+	from := matrixScopes
+	if len(p.scopes) > 0 && g.chance(0.7) {
+		from = p.scopes
+	}
+	var out []string
+	for _, s := range from {
+		if g.chance(0.4) {
+			out = append(out, s)
+		}
+	}
+	switch {
+	case g.chance(0.05):
+		return append(out, "admin")
+	case g.chance(0.05):
+		return "read:users"
+	}
+	return out
+}
+
 func (g *isoGen) flagKey() any {
 	switch x := g.r.Float64(); {
 	case x < 0.65:
@@ -505,6 +585,10 @@ func (g *isoGen) args(p *isoPrincipal, tool string) map[string]any {
 		return nil
 	}
 	tenant := !slices.Contains([]string{"list_organizations", "create_organization", "create_feature_flag", "delete_feature_flag"}, tool)
+	if tool == "create_client" && p.org == "" && g.chance(0.3) {
+		tenant = false // a global client instead
+		a["global"] = true
+	}
 	target := p.org
 	if tenant {
 		if code, ok := g.orgCode(p.org); ok {
@@ -616,6 +700,36 @@ func (g *isoGen) args(p *isoPrincipal, tool string) map[string]any {
 		}
 	case "delete_feature_flag":
 		a["key"] = g.flagKey()
+	case "list_clients":
+		g.limit(a)
+		if g.chance(0.15) {
+			a["global"] = true
+		}
+	case "create_client":
+		g.seq++
+		a["name"] = g.pick([]string{fmt.Sprintf("agent %d", g.seq), "  ", "org_i03 agent"})
+		a["scopes"] = g.scopes(p)
+		if g.chance(0.3) {
+			a["token_ttl_seconds"] = g.pick([]string{"60", "900", "30", "90000"})
+			a["token_ttl_seconds"], _ = strconv.Atoi(a["token_ttl_seconds"].(string))
+		}
+		if g.chance(0.2) {
+			a["properties"] = map[string]any{"tier": g.pick([]string{"gold", "org_i05"})}
+		}
+		if g.chance(0.1) {
+			a["delegate"] = true
+		}
+		if g.chance(0.05) && p.org != "" {
+			a["global"] = true
+		}
+	case "rotate_client_secret":
+		a["client_id"] = g.clientID(target)
+		if g.chance(0.5) {
+			a["grace_seconds"] = g.pick([]string{"0", "3600", "-5"})
+			a["grace_seconds"], _ = strconv.Atoi(a["grace_seconds"].(string))
+		}
+	case "disable_client":
+		a["client_id"] = g.clientID(target)
 	}
 	return a
 }
@@ -624,6 +738,7 @@ var (
 	isoUserIDRE  = regexp.MustCompile(`usr_[0-9a-f]{32}`)
 	isoOrgCodeRE = regexp.MustCompile(`org_[a-z0-9_]+`)
 	isoEmailRE   = regexp.MustCompile(`[^\s"'<>@]+@[^\s"'<>@]+\.[a-z]+`)
+	isoClientRE  = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
 )
 
 // TestTenantIsolationProperty generates orgs, users, flags, overrides and
@@ -720,6 +835,18 @@ func TestTenantIsolationProperty(t *testing.T) {
 		}
 	}
 
+	// Machine clients: two in every org, and two global ones.
+	for _, org := range append(slices.Clone(orgCodes), "") {
+		for range 2 {
+			_, err := f.store.CreateClient(ctx, store.Client{ID: fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64()), Name: "seeded agent",
+				Kind: store.ClientMachine, OrgCode: org, Secrets: []store.ClientSecret{{Hash: fmt.Sprintf("%064x", r.Uint64())}},
+				Scopes: []string{"read:users"}, GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_basic"})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
 	// Principals: org-scoped ones in every org (two bound to an org that
 	// does not exist) and global ones, each scope held with probability 0.6.
 	var principals []*isoPrincipal
@@ -748,7 +875,8 @@ func TestTenantIsolationProperty(t *testing.T) {
 	}
 
 	snap := newIsoSnapshotter(t, f.dbPath)
-	w := &isoWorld{everOrgs: map[string]bool{}, userOrg: map[string]string{}, emailOrgs: map[string]map[string]bool{}}
+	w := &isoWorld{everOrgs: map[string]bool{}, userOrg: map[string]string{}, emailOrgs: map[string]map[string]bool{},
+		clientOrg: map[string]string{}}
 	before := snap.take(t)
 	w.learn(before)
 	g := &isoGen{r: r, w: w}
@@ -857,7 +985,7 @@ func TestTenantIsolationProperty(t *testing.T) {
 			if ts.globalOnly && p.org != "" {
 				fail("an org-scoped principal called a global-only tool")
 			}
-			isoCheckChanges(fail, before, after, p, ts.name, args)
+			isoCheckChanges(fail, w, before, after, p, ts.name, args)
 			isoCheckAnswer(fail, w, p, ts.name, args, argJSON, res.Result.StructuredContent, text)
 			var page struct {
 				NextCursor string `json:"next_cursor"`
@@ -917,22 +1045,32 @@ func isoErrorKind(text string) string {
 		return "cursor"
 	case strings.Contains(text, "needs scope"):
 		return "scope"
+	case strings.Contains(text, "which this access token does not"):
+		return "scope escalation"
+	case strings.Contains(text, "only a delegate client"):
+		return "delegate"
+	case strings.Contains(text, "only a global principal"):
+		return "global client"
 	}
 	return "validation"
 }
 
 // isoScopeOrg is the org a successful call was entitled to act on: the
-// isoPrincipal's, or for a global principal the org_code it named.
-func isoScopeOrg(p *isoPrincipal, args map[string]any) string {
+// isoPrincipal's, or for a global principal the org_code it named — or,
+// when it named none, that of the client it named by id.
+func isoScopeOrg(w *isoWorld, p *isoPrincipal, tool string, args map[string]any) string {
 	if p.org != "" {
 		return p.org
 	}
-	s, _ := args["org_code"].(string)
+	s, named := args["org_code"].(string)
+	if id, ok := args["client_id"].(string); ok && !named && (tool == "rotate_client_secret" || tool == "disable_client") {
+		return w.clientOrg[id]
+	}
 	return s
 }
 
 // isoCheckChanges is (a) for a successful call.
-func isoCheckChanges(fail func(string, ...any), before, after *isoState, p *isoPrincipal, tool string, args map[string]any) {
+func isoCheckChanges(fail func(string, ...any), w *isoWorld, before, after *isoState, p *isoPrincipal, tool string, args map[string]any) {
 	defsChanged := isoDefsState(before) != isoDefsState(after)
 	var allowedOrgs []string
 	var skip []string
@@ -952,7 +1090,7 @@ func isoCheckChanges(fail func(string, ...any), before, after *isoState, p *isoP
 		}
 		allowedOrgs = []string{code}
 	default:
-		allowedOrgs = []string{isoScopeOrg(p, args)}
+		allowedOrgs = []string{isoScopeOrg(w, p, tool, args)}
 	}
 	if defsChanged && (p.org != "" || (tool != "create_feature_flag" && tool != "delete_feature_flag")) {
 		fail("flag definitions changed:\n%s→\n%s", isoDefsState(before), isoDefsState(after))
@@ -961,7 +1099,7 @@ func isoCheckChanges(fail func(string, ...any), before, after *isoState, p *isoP
 	// principal in the org it acts on or in none.
 	recordedIn := p.org
 	if p.org == "" {
-		recordedIn = isoScopeOrg(p, args)
+		recordedIn = isoScopeOrg(w, p, tool, args)
 	}
 	for _, org := range isoChangedOrgs(before, after, skip...) {
 		if org == recordedIn && before.dataState(org) == after.dataState(org) {
@@ -981,7 +1119,10 @@ func isoCheckAnswer(fail func(string, ...any), w *isoWorld, p *isoPrincipal, too
 	if p.org == "" && (tool == "list_organizations" || tool == "create_organization" || tool == "whoami") {
 		return // administration answers name orgs by design
 	}
-	org := isoScopeOrg(p, args)
+	if _, named := args["org_code"]; p.org == "" && tool == "list_clients" && !named {
+		return // every org's clients, or the global ones, by design
+	}
+	org := isoScopeOrg(w, p, tool, args)
 	echoed := func(s string) bool { return bytes.Contains(bytes.ToLower(argJSON), []byte(strings.ToLower(s))) }
 	foreignUser := func(id string) bool { o, ok := w.userOrg[id]; return ok && o != org }
 	foreignOrg := func(code string) bool { return w.everOrgs[code] && code != org }
@@ -989,6 +1130,7 @@ func isoCheckAnswer(fail func(string, ...any), w *isoWorld, p *isoPrincipal, too
 		orgs := w.emailOrgs[strings.ToLower(e)]
 		return len(orgs) > 0 && !orgs[org]
 	}
+	foreignClient := func(id string) bool { o, ok := w.clientOrg[id]; return ok && o != org }
 
 	if structured == nil {
 		// An error: it may echo the arguments, and nothing else of another org.
@@ -1005,6 +1147,11 @@ func isoCheckAnswer(fail func(string, ...any), w *isoWorld, p *isoPrincipal, too
 		for _, e := range isoEmailRE.FindAllString(text, -1) {
 			if foreignEmail(e) && !echoed(e) {
 				fail("the error names %s, an email of another org only", e)
+			}
+		}
+		for _, id := range isoClientRE.FindAllString(text, -1) {
+			if foreignClient(id) && !echoed(id) {
+				fail("the error names client %s of %q", id, w.clientOrg[id])
 			}
 		}
 		return
@@ -1038,6 +1185,10 @@ func isoCheckAnswer(fail func(string, ...any), w *isoWorld, p *isoPrincipal, too
 			if val != org {
 				fail("the answer holds org_code %q", val)
 			}
+		case "client_id":
+			if o, known := w.clientOrg[val]; known && o != org {
+				fail("the answer holds client %s of %q", val, o)
+			}
 		case "user_id":
 			if o := w.userOrg[val]; o != org {
 				fail("the answer holds user %s of %q", val, o)
@@ -1055,6 +1206,11 @@ func isoCheckAnswer(fail func(string, ...any), w *isoWorld, p *isoPrincipal, too
 		for _, code := range isoOrgCodeRE.FindAllString(val, -1) {
 			if foreignOrg(code) {
 				fail("the answer holds org %s (under %v)", code, path)
+			}
+		}
+		for _, id := range isoClientRE.FindAllString(val, -1) {
+			if foreignClient(id) {
+				fail("the answer holds client %s of %q (under %v)", id, w.clientOrg[id], path)
 			}
 		}
 	})

@@ -17,12 +17,13 @@ import (
 	"github.com/orgscope/orgscope/store"
 )
 
-// matrixScopes are the eight scopes, spelled out.
+// matrixScopes are the ten scopes, spelled out.
 var matrixScopes = []string{
 	"read:users", "write:users", "delete:users", "read:orgs", "write:orgs", "read:flags", "write:flags", "read:audit",
+	"read:clients", "write:clients",
 }
 
-// TestScopeMatrix calls every tool with every one of the 256 sets of scopes,
+// TestScopeMatrix calls every tool with every one of the 1,024 sets of scopes,
 // as an org-scoped and as a global principal, through the HTTP stack. Each
 // call must be exactly one of: refused with 403 insufficient_scope naming
 // the tool's scope (when the set does not grant it, under the hierarchy),
@@ -56,26 +57,33 @@ func TestScopeMatrix(t *testing.T) {
 	// Arguments that pass the schema and reach the handler, but which (past
 	// its scope and global-only checks) the handler refuses before writing
 	// where it can: most of these calls are tool errors, and only delete_user,
-	// reset_feature_flag and delete_feature_flag take the write lock.
+	// reset_feature_flag, delete_feature_flag, rotate_client_secret and
+	// disable_client take the write lock (and roll back: the client does
+	// not exist).
 	const missingUser = "usr_0123456789abcdef0123456789abcdef"
+	const missingClient = "0123456789abcdef0123456789abcdef"
 	args := map[string]map[string]any{
-		"whoami":              nil,
-		"list_users":          {"limit": 1},
-		"get_user":            {"user_id": missingUser},
-		"create_user":         {"email": "not an email"},
-		"update_user":         {"user_id": missingUser, "email": "not an email"},
-		"delete_user":         {"user_id": missingUser},
-		"get_organization":    {},
-		"update_organization": {"name": "   "},
-		"list_organizations":  {"limit": 1},
-		"create_organization": {"org_code": "org_matrix", "name": "   "},
-		"list_feature_flags":  {"limit": 1},
-		"get_feature_flag":    {"key": "dark_mode"},
-		"set_feature_flag":    {"key": "no_such_flag", "value": true},
-		"reset_feature_flag":  {"key": "dark_mode"},
-		"create_feature_flag": {"key": "matrix_flag", "type": "boolean", "default_value": "not a boolean"},
-		"delete_feature_flag": {"key": "no_such_flag"},
-		"list_audit_events":   {"limit": 1},
+		"whoami":               nil,
+		"list_users":           {"limit": 1},
+		"get_user":             {"user_id": missingUser},
+		"create_user":          {"email": "not an email"},
+		"update_user":          {"user_id": missingUser, "email": "not an email"},
+		"delete_user":          {"user_id": missingUser},
+		"get_organization":     {},
+		"update_organization":  {"name": "   "},
+		"list_organizations":   {"limit": 1},
+		"create_organization":  {"org_code": "org_matrix", "name": "   "},
+		"list_feature_flags":   {"limit": 1},
+		"get_feature_flag":     {"key": "dark_mode"},
+		"set_feature_flag":     {"key": "no_such_flag", "value": true},
+		"reset_feature_flag":   {"key": "dark_mode"},
+		"create_feature_flag":  {"key": "matrix_flag", "type": "boolean", "default_value": "not a boolean"},
+		"delete_feature_flag":  {"key": "no_such_flag"},
+		"list_audit_events":    {"limit": 1},
+		"list_clients":         {"limit": 1},
+		"create_client":        {"name": "   ", "scopes": []string{"read:users"}},
+		"rotate_client_secret": {"client_id": missingClient},
+		"disable_client":       {"client_id": missingClient},
 	}
 
 	type job struct {
@@ -206,17 +214,18 @@ func TestScopeMatrix(t *testing.T) {
 	close(jobs)
 	wg.Wait()
 
-	// 256 sets × 2 kinds × 17 tools. The six tools needing read:users,
-	// read:orgs or read:flags are refused to the 64 sets holding neither
-	// read:X nor write:X; the ten needing write:X, delete:users or
-	// read:audit to the 128 sets without that scope; whoami to none.
-	const wantCalls = 256 * 2 * 17
-	// Of the org-scoped principals, the 192 sets granting read:orgs reach
-	// list_organizations' global check, and the 128 holding write:orgs or
+	// 1,024 sets × 2 kinds × 21 tools. The seven tools needing read:users,
+	// read:orgs, read:flags or read:clients are refused to the 256 sets
+	// holding neither read:X nor write:X; the thirteen needing write:X,
+	// delete:users or read:audit to the 512 sets without that scope; whoami
+	// to none.
+	const wantCalls = 1024 * 2 * 21
+	// Of the org-scoped principals, the 768 sets granting read:orgs reach
+	// list_organizations' global check, and the 512 holding write:orgs or
 	// write:flags that of the three other global-only tools.
-	const wantForbidden, wantGlobalRefused = 2 * (6*64 + 10*128), 192 + 3*128
-	if calls.Load() != wantCalls || forbidden.Load() != wantForbidden || globalRefused.Load() != wantGlobalRefused || lists.Load() != 512 {
-		t.Errorf("%d calls (%d forbidden, %d global-only refusals), %d lists; want %d (%d, %d), 512",
+	const wantForbidden, wantGlobalRefused = 2 * (7*256 + 13*512), 768 + 3*512
+	if calls.Load() != wantCalls || forbidden.Load() != wantForbidden || globalRefused.Load() != wantGlobalRefused || lists.Load() != 2048 {
+		t.Errorf("%d calls (%d forbidden, %d global-only refusals), %d lists; want %d (%d, %d), 2048",
 			calls.Load(), forbidden.Load(), globalRefused.Load(), lists.Load(), wantCalls, wantForbidden, wantGlobalRefused)
 	}
 	t.Logf("scope matrix: %d tool calls (%d refused with 403, %d let through, of which %d refused by a global-only tool) and %d tools/list",

@@ -31,7 +31,21 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// LongestTokenTTL is the longest an access token may live: how long a
+	// disabled or deleted client's tokens stay cut off. Zero means
+	// DefaultLongestTokenTTL.
+	LongestTokenTTL time.Duration
+	// CutOff, when set, is told of every client cutoff the service makes
+	// (disabling or deleting a client) once it is committed: the resource
+	// server of this process then refuses the client's tokens at once,
+	// ahead of its next poll of the store.
+	CutOff func(store.ClientCutoff)
 }
+
+// DefaultLongestTokenTTL is Options.LongestTokenTTL when zero: the longest
+// access-token lifetime the server accepts without
+// --allow-long-token-ttl.
+const DefaultLongestTokenTTL = 24 * time.Hour
 
 // Service performs OrgScope's operations. It is safe for concurrent use;
 // Close stops its audit writer.
@@ -43,6 +57,8 @@ type Service struct {
 	now          func() time.Time
 	passwordCost int
 	signingKeys  SigningKeyManager
+	longestTTL   time.Duration
+	cutOff       func(store.ClientCutoff)
 }
 
 // New returns a service over opts.Store.
@@ -51,7 +67,10 @@ func New(opts Options) *Service {
 		panic("service.New: Options.Store is required")
 	}
 	s := &Service{store: opts.Store, authz: opts.Authorizer, log: opts.Logger, now: opts.Now, passwordCost: opts.PasswordCost,
-		signingKeys: opts.SigningKeys}
+		signingKeys: opts.SigningKeys, longestTTL: opts.LongestTokenTTL, cutOff: opts.CutOff}
+	if s.longestTTL <= 0 {
+		s.longestTTL = DefaultLongestTokenTTL
+	}
 	if s.authz == nil {
 		s.authz = authz.Rules{}
 	}
@@ -202,6 +221,10 @@ type operation[In, Out any] struct {
 	write bool
 	// target names the record acted on, for the audit event.
 	target func(*In, *Out) string
+	// recordIn, when set, names the organization a global principal's
+	// event belongs in when it named none: that of the record it acted on
+	// (a client found by its id).
+	recordIn func(*Out) string
 }
 
 // run is every operation's life: check, resolve the organization, decide,
@@ -266,6 +289,9 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 			if op.target != nil {
 				ev.Target = op.target(&in, &out)
 			}
+			if op.recordIn != nil && c.Principal.Global() && org == "" {
+				ev.OrgCode = op.recordIn(&out)
+			}
 			ev.Outcome = "ok"
 			return tx.AppendAuditEvent(ctx, ev)
 		})
@@ -276,6 +302,9 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 		}
 		if err == nil && op.target != nil {
 			ev.Target = op.target(&in, &out)
+		}
+		if err == nil && op.recordIn != nil && c.Principal.Global() && org == "" {
+			ev.OrgCode = op.recordIn(&out)
 		}
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 )
 
@@ -60,6 +61,28 @@ func (up OrgUpdate) Apply(o Org) Org {
 	return o
 }
 
+// Apply returns c with the update's non-nil fields applied, as OrgUpdate
+// does for properties.
+func (up ClientUpdate) Apply(c Client) Client {
+	if up.Name != nil {
+		c.Name = *up.Name
+	}
+	if up.Scopes != nil {
+		c.Scopes = slices.Clone(up.Scopes)
+	}
+	if up.TokenTTL != nil {
+		c.TokenTTL = *up.TokenTTL
+	}
+	if up.Delegate != nil {
+		c.Delegate = *up.Delegate
+	}
+	if up.DisabledAt != nil {
+		c.DisabledAt = *up.DisabledAt
+	}
+	c.Properties = OrgUpdate{Properties: up.Properties}.Apply(Org{Properties: c.Properties}).Properties
+	return c
+}
+
 // Fold is the case-insensitive form of a string that backends store next
 // to emails and names. It is computed in Go, not with SQL lower(), which
 // folds ASCII only in SQLite.
@@ -88,6 +111,7 @@ const (
 	ListFlags       = "flags"
 	ListAudit       = "audit"
 	ListAuditExport = "audit-export"
+	ListClients     = "clients"
 )
 
 // cursorVersion changes if the cursor's content ever does; old cursors are

@@ -169,9 +169,11 @@ type FlagStore interface {
 }
 
 // ClientStore keeps OAuth clients: machine clients provisioned by an
-// administrator and clients registered through RFC 7591.
+// administrator and clients registered through RFC 7591, and their
+// secrets (hashes only).
 type ClientStore interface {
-	// CreateClient stores c. ErrConflict if the ID exists, ErrNotFound if
+	// CreateClient stores c and its Secrets (a zero secret CreatedAt
+	// becomes the client's). ErrConflict if the ID exists, ErrNotFound if
 	// c.OrgCode names an org that does not exist.
 	CreateClient(ctx context.Context, c Client) (Client, error)
 	// CreateClientWithin stores c like CreateClient if fewer than limit
@@ -180,8 +182,27 @@ type ClientStore interface {
 	// in one process or several, the cap holds exactly (among callers of
 	// CreateClientWithin; CreateClient does not check it).
 	CreateClientWithin(ctx context.Context, c Client, limit int) (Client, error)
+	// GetClient returns the client with the secrets that have not expired.
 	GetClient(ctx context.Context, id string) (Client, error)
-	// TouchClient records that the client was used at t.
+	// ListClients pages through the clients filter selects, ordered by ID,
+	// each with the secrets that have not expired.
+	ListClients(ctx context.Context, filter ClientFilter, page Page) (clients []Client, nextCursor string, err error)
+	// UpdateClient applies a partial update and returns the client as it is
+	// after. ErrNotFound if the client does not exist.
+	UpdateClient(ctx context.Context, id string, update ClientUpdate) (Client, error)
+	// DeleteClient removes the client and its secrets. ErrNotFound if it
+	// does not exist.
+	DeleteClient(ctx context.Context, id string) error
+	// RotateClientSecret adds next to the client's secrets (CreatedAt set
+	// when zero) and makes every other one expire at previousUntil at the
+	// latest (at once when previousUntil is not after now; a secret that
+	// expires sooner keeps its expiry), in one atomic step. It returns the
+	// client as it is after. ErrNotFound if the client does not exist.
+	RotateClientSecret(ctx context.Context, id string, next ClientSecret, previousUntil time.Time) (Client, error)
+	// TouchClient records that the client was used at t — unless the use
+	// it has recorded is less than TouchInterval before t, so that a
+	// client asking for many tokens costs one write a minute. Touching a
+	// client that does not exist does nothing.
 	TouchClient(ctx context.Context, id string, t time.Time) error
 	// CountClients counts the clients of one kind.
 	CountClients(ctx context.Context, kind ClientKind) (int, error)
@@ -190,6 +211,10 @@ type ClientStore interface {
 	// idleBefore, and returns how many it removed.
 	DeleteIdleClients(ctx context.Context, kind ClientKind, neverUsedBefore, idleBefore time.Time) (int, error)
 }
+
+// TouchInterval is the finest grain of a client's last use: TouchClient
+// writes at most once per interval and client.
+const TouchInterval = time.Minute
 
 // KeyStore keeps the embedded issuer's signing keys.
 type KeyStore interface {
@@ -261,11 +286,11 @@ type GrantStore interface {
 	LookupRefreshToken(ctx context.Context, hash string) (RefreshToken, Grant, error)
 
 	// DeleteExpired removes what nothing can use any more: pending
-	// requests, codes, refresh tokens and denylist entries that expired
-	// before cutoff, grants revoked before cutoff, and grants created before
-	// cutoff that have no refresh token left. Callers pass a cutoff older
-	// than any access token alive (their grant is checked on every call).
-	// It returns how many rows it removed.
+	// requests, codes, refresh tokens, client secrets and denylist entries
+	// that expired before cutoff, grants revoked before cutoff, and grants
+	// created before cutoff that have no refresh token left. Callers pass a
+	// cutoff older than any access token alive (their grant is checked on
+	// every call). It returns how many rows it removed.
 	DeleteExpired(ctx context.Context, cutoff time.Time) (int, error)
 }
 
@@ -313,4 +338,7 @@ type DenylistStore interface {
 	// ClientCutoffsSince lists the cutoffs changed at or after since that
 	// have not expired yet, oldest change first.
 	ClientCutoffsSince(ctx context.Context, since time.Time) ([]ClientCutoff, error)
+	// GetClientCutoff returns the client's cutoff; ErrNotFound if it has
+	// none that has not expired.
+	GetClientCutoff(ctx context.Context, clientID string) (ClientCutoff, error)
 }

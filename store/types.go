@@ -139,16 +139,71 @@ type Client struct {
 	// OrgCode binds a machine client to one org; empty means global (for
 	// machine clients) or unbound (registered clients).
 	OrgCode string `json:"org_code,omitempty"`
-	// SecretHash is the hex SHA-256 of the client secret; empty for public
-	// clients. Secrets are 256-bit random values, so a fast hash suffices.
-	SecretHash              string            `json:"-"`
+	// Secrets are the client's secrets that have not expired, newest
+	// first; none for public clients. They live in a table of their own,
+	// so that a rotation can leave the previous one working for a while.
+	Secrets                 []ClientSecret    `json:"-"`
 	Scopes                  []string          `json:"scopes"`
 	RedirectURIs            []string          `json:"redirect_uris,omitempty"`
 	GrantTypes              []string          `json:"grant_types"`
 	TokenEndpointAuthMethod string            `json:"token_endpoint_auth_method"`
 	Properties              map[string]string `json:"properties,omitempty"`
-	CreatedAt               time.Time         `json:"created_at"`
-	LastUsedAt              time.Time         `json:"last_used_at,omitzero"`
+	// TokenTTL is the lifetime of the access tokens issued to the client
+	// (whole seconds); zero means the issuer's. The issuer caps it at its
+	// own.
+	TokenTTL time.Duration `json:"token_ttl,omitzero"`
+	// Delegate clients may act for people (token exchange).
+	Delegate bool `json:"delegate,omitempty"`
+	// DisabledAt is when the client was disabled; zero while it is
+	// enabled. A disabled client gets no token.
+	DisabledAt time.Time `json:"disabled_at,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+}
+
+// Disabled reports whether the client is disabled.
+func (c Client) Disabled() bool { return !c.DisabledAt.IsZero() }
+
+// SecretHashes returns the hashes of the client's secrets.
+func (c Client) SecretHashes() []string {
+	out := make([]string, len(c.Secrets))
+	for i, s := range c.Secrets {
+		out[i] = s.Hash
+	}
+	return out
+}
+
+// ClientSecret is one secret of a client.
+type ClientSecret struct {
+	// Hash is the hex SHA-256 of the secret. Secrets are 256-bit random
+	// values, so a fast hash suffices.
+	Hash      string    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when the secret stops working; zero: when a rotation
+	// says so.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// ClientFilter narrows ListClients. Zero fields do not filter.
+type ClientFilter struct {
+	Kind ClientKind
+	// OrgCode selects the clients bound to one org; Global those bound to
+	// none. At most one of the two.
+	OrgCode string
+	Global  bool
+}
+
+// ClientUpdate is a partial update of a Client: nil fields are left alone.
+// In Properties a nil value deletes the key and a non-nil one sets it.
+type ClientUpdate struct {
+	Name       *string
+	Scopes     []string // nil: unchanged
+	TokenTTL   *time.Duration
+	Properties map[string]*string
+	Delegate   *bool
+	// DisabledAt, when not nil, disables the client as of that time, or
+	// enables it when it points at the zero time.
+	DisabledAt *time.Time
 }
 
 // SigningKey is one of the issuer's private keys, with its schedule: it

@@ -13,12 +13,13 @@ import (
 // toolTable is what each tool should be, written down here independently of
 // tools.Catalog so that a wrong catalog entry fails these tests.
 var toolTable = []struct {
-	name       string
-	scope      string // "" for none
-	globalOnly bool
-	tenant     bool // takes org_code
-	readOnly   bool
-	destroys   bool // destructiveHint
+	name        string
+	scope       string // "" for none
+	globalOnly  bool
+	tenant      bool // takes org_code
+	orgOptional bool // a global principal may leave org_code out
+	readOnly    bool
+	destroys    bool // destructiveHint
 }{
 	{name: "whoami", readOnly: true},
 	{name: "list_users", scope: "read:users", tenant: true, readOnly: true},
@@ -37,29 +38,40 @@ var toolTable = []struct {
 	{name: "create_feature_flag", scope: "write:flags", globalOnly: true},
 	{name: "delete_feature_flag", scope: "write:flags", globalOnly: true, destroys: true},
 	{name: "list_audit_events", scope: "read:audit", tenant: true, readOnly: true},
+	{name: "list_clients", scope: "read:clients", tenant: true, orgOptional: true, readOnly: true},
+	{name: "create_client", scope: "write:clients", tenant: true},
+	{name: "rotate_client_secret", scope: "write:clients", tenant: true, orgOptional: true, destroys: true},
+	{name: "disable_client", scope: "write:clients", tenant: true, orgOptional: true, destroys: true},
 }
+
+// missingClient is a client id no client has.
+const missingClient = "0123456789abcdef0123456789abcdef"
 
 // validArgs returns schema-valid arguments for every tool, naming records
 // of acme (userID is one of its users).
 func validArgs(userID string) map[string]map[string]any {
 	return map[string]map[string]any{
-		"whoami":              nil,
-		"list_users":          {"limit": 5},
-		"get_user":            {"user_id": userID},
-		"create_user":         {"email": "new@acme.example"},
-		"update_user":         {"user_id": userID, "given_name": "Changed"},
-		"delete_user":         {"user_id": userID},
-		"get_organization":    {},
-		"update_organization": {"name": "Changed"},
-		"list_organizations":  {"limit": 5},
-		"create_organization": {"org_code": "org_made", "name": "Made"},
-		"list_feature_flags":  {},
-		"get_feature_flag":    {"key": "dark_mode"},
-		"set_feature_flag":    {"key": "dark_mode", "value": true},
-		"reset_feature_flag":  {"key": "max_seats"},
-		"create_feature_flag": {"key": "made_flag", "type": "boolean", "default_value": false},
-		"delete_feature_flag": {"key": "theme"},
-		"list_audit_events":   {},
+		"whoami":               nil,
+		"list_users":           {"limit": 5},
+		"get_user":             {"user_id": userID},
+		"create_user":          {"email": "new@acme.example"},
+		"update_user":          {"user_id": userID, "given_name": "Changed"},
+		"delete_user":          {"user_id": userID},
+		"get_organization":     {},
+		"update_organization":  {"name": "Changed"},
+		"list_organizations":   {"limit": 5},
+		"create_organization":  {"org_code": "org_made", "name": "Made"},
+		"list_feature_flags":   {},
+		"get_feature_flag":     {"key": "dark_mode"},
+		"set_feature_flag":     {"key": "dark_mode", "value": true},
+		"reset_feature_flag":   {"key": "max_seats"},
+		"create_feature_flag":  {"key": "made_flag", "type": "boolean", "default_value": false},
+		"delete_feature_flag":  {"key": "theme"},
+		"list_audit_events":    {},
+		"list_clients":         {"limit": 5},
+		"create_client":        {"name": "Made agent", "scopes": []string{"read:users"}},
+		"rotate_client_secret": {"client_id": missingClient, "grace_seconds": 60},
+		"disable_client":       {"client_id": missingClient},
 	}
 }
 
@@ -178,7 +190,9 @@ func TestTenantResolution(t *testing.T) {
 		}
 		n++
 		a := args[tc.name]
-		e.fails(g, tc.name, a, "org_code is required with a global token: name the organization to act on")
+		if !tc.orgOptional {
+			e.fails(g, tc.name, a, "org_code is required with a global token: name the organization to act on")
+		}
 		e.fails(g, tc.name, withOrg(a, "org_nope"), `organization "org_nope" not found`)
 		cross := e.fails(p, tc.name, withOrg(a, beta), `organization "org_beta" not found`)
 		none := e.fails(p, tc.name, withOrg(a, "org_nope"), `organization "org_nope" not found`)
@@ -188,7 +202,7 @@ func TestTenantResolution(t *testing.T) {
 		e.fails(p, tc.name, withOrg(a, "org beta"), "org_code: ", "letters, digits")
 	}
 	e.unchanged(before, "calls naming an org they may not act on")
-	if n != 12 {
+	if n != 16 {
 		t.Fatalf("%d tenant tools in the table", n)
 	}
 	// Naming its own org is the same as naming none.

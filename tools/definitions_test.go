@@ -33,17 +33,18 @@ func inputRules() map[string]struct {
 	required []string
 } {
 	var (
-		orgCode = propRule{pattern: `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`, maxLen: intp(64), described: true}
-		limit   = propRule{min: floatp(1), max: floatp(100), described: true}
-		cursor  = propRule{minLen: intp(0), maxLen: intp(512), described: true}
-		userID  = propRule{pattern: `^usr_[0-9a-f]{32}$`, maxLen: intp(36), described: true}
-		key     = propRule{pattern: `^[a-z][a-z0-9_]{0,63}$`, maxLen: intp(64)}
-		status  = propRule{enum: []any{"active", "suspended"}}
-		role    = propRule{enum: []any{"admin", "member"}}
-		email   = propRule{format: "email", maxLen: intp(254)}
-		name    = propRule{minLen: intp(0), maxLen: intp(100)}
-		orgName = propRule{minLen: intp(1), maxLen: intp(200)}
-		anyJSON = propRule{described: true}
+		orgCode  = propRule{pattern: `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`, maxLen: intp(64), described: true}
+		limit    = propRule{min: floatp(1), max: floatp(100), described: true}
+		cursor   = propRule{minLen: intp(0), maxLen: intp(512), described: true}
+		userID   = propRule{pattern: `^usr_[0-9a-f]{32}$`, maxLen: intp(36), described: true}
+		key      = propRule{pattern: `^[a-z][a-z0-9_]{0,63}$`, maxLen: intp(64)}
+		status   = propRule{enum: []any{"active", "suspended"}}
+		role     = propRule{enum: []any{"admin", "member"}}
+		email    = propRule{format: "email", maxLen: intp(254)}
+		name     = propRule{minLen: intp(0), maxLen: intp(100)}
+		orgName  = propRule{minLen: intp(1), maxLen: intp(200)}
+		anyJSON  = propRule{described: true}
+		clientID = propRule{pattern: `^[A-Za-z0-9._~-]{1,128}$`, maxLen: intp(128), described: true}
 	)
 	type rules = struct {
 		props    map[string]propRule
@@ -73,6 +74,14 @@ func inputRules() map[string]struct {
 			"since": {format: "date-time", maxLen: intp(64), described: true}, "until": {format: "date-time", maxLen: intp(64), described: true},
 			"client_id": {described: true}, "subject": {described: true}, "action": {described: true},
 			"decision": {enum: []any{"allow", "deny"}, described: true}}},
+		"list_clients": {props: map[string]propRule{"org_code": orgCode, "cursor": cursor, "limit": limit, "global": {described: true}}},
+		"create_client": {props: map[string]propRule{"org_code": orgCode, "name": {minLen: intp(1), maxLen: intp(200), described: true},
+			"global": {described: true}, "scopes": {described: true}, "properties": {described: true},
+			"token_ttl_seconds": {min: floatp(60), max: floatp(86400), described: true}, "delegate": {described: true}},
+			required: []string{"name", "scopes"}},
+		"rotate_client_secret": {props: map[string]propRule{"org_code": orgCode, "client_id": clientID,
+			"grace_seconds": {min: floatp(0), max: floatp(30 * 86400), described: true}}, required: []string{"client_id"}},
+		"disable_client": {props: map[string]propRule{"org_code": orgCode, "client_id": clientID}, required: []string{"client_id"}},
 	}
 }
 
@@ -126,7 +135,7 @@ func TestToolDefinitions(t *testing.T) {
 			if tc.readOnly && !a.IdempotentHint {
 				t.Error("a read-only tool is not idempotent")
 			}
-			if slices.Contains([]string{"create_user", "create_organization", "create_feature_flag"}, tc.name) && a.IdempotentHint {
+			if slices.Contains([]string{"create_user", "create_organization", "create_feature_flag", "create_client", "rotate_client_secret"}, tc.name) && a.IdempotentHint {
 				t.Error("a create tool claims to be idempotent")
 			}
 

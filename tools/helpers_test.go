@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +32,26 @@ type env struct {
 	st       *sqlite.Store
 	svc      *service.Service
 	sessions map[*auth.Principal]*mcp.ClientSession
+	// cutoffs are what the service told its CutOff hook.
+	cutoffs *cutoffLog
+}
+
+// cutoffLog collects the cutoffs the service reports.
+type cutoffLog struct {
+	mu   sync.Mutex
+	list []store.ClientCutoff
+}
+
+func (l *cutoffLog) add(c store.ClientCutoff) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, c)
+}
+
+func (l *cutoffLog) all() []store.ClientCutoff {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.list)
 }
 
 // Seeded records: two orgs with two users each, four flags (one of each
@@ -47,9 +69,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := service.New(service.Options{Store: st})
+	cutoffs := &cutoffLog{}
+	svc := service.New(service.Options{Store: st, CutOff: cutoffs.add})
 	t.Cleanup(svc.Close)
-	e := &env{t: t, root: t, st: st, svc: svc, sessions: map[*auth.Principal]*mcp.ClientSession{}}
+	e := &env{t: t, root: t, st: st, svc: svc, sessions: map[*auth.Principal]*mcp.ClientSession{}, cutoffs: cutoffs}
 	for _, o := range []store.Org{
 		{Code: acme, Name: "Acme Corp", Properties: map[string]string{"plan": "enterprise", "region": "eu"}},
 		{Code: beta, Name: "Beta Inc", Properties: map[string]string{"plan": "team"}},
@@ -238,6 +261,20 @@ func (e *env) dump() string {
 		}
 		// Audit events are left out: a refusal changes nothing, and is
 		// recorded (see the audit tests).
+	}
+	clients, _, err := e.st.ListClients(ctx, store.ClientFilter{}, store.Page{Limit: store.MaxPageSize})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, c := range clients {
+		fmt.Fprintf(&b, "client %+v\n", c)
+	}
+	cutoffs, err := e.st.ClientCutoffsSince(ctx, time.Time{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, c := range cutoffs {
+		fmt.Fprintf(&b, "cutoff %+v\n", c)
 	}
 	return b.String()
 }

@@ -38,6 +38,7 @@ func Register(server *mcp.Server, opts Options) {
 	registerOrgs(server, s)
 	registerFlags(server, s)
 	registerAudit(server, s)
+	registerClients(server, s)
 }
 
 // add registers a tool: the arguments decoded strictly into In, the
@@ -150,4 +151,6 @@ var (
 	// same arguments has no further effect.
 	overwrite   = &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: boolPtr(true), OpenWorldHint: boolPtr(false)}
 	destructive = &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: boolPtr(true), OpenWorldHint: boolPtr(false)}
+	// replaces tools replace what exists with something new each time.
+	replaces = &mcp.ToolAnnotations{DestructiveHint: boolPtr(true), OpenWorldHint: boolPtr(false)}
 )

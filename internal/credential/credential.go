@@ -45,6 +45,19 @@ func SecretMatches(secret, hash string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(hash)) == 1
 }
 
+// SecretMatchesAny compares a presented secret with every stored hash of a
+// client (during a rotation's grace period it has two), in time that
+// depends only on how many there are: every hash is compared, whichever
+// matches.
+func SecretMatchesAny(secret string, hashes []string) bool {
+	presented := []byte(HashSecret(secret))
+	match := 0
+	for _, h := range hashes {
+		match |= subtle.ConstantTimeCompare(presented, []byte(h))
+	}
+	return match == 1
+}
+
 // DefaultPasswordCost is the bcrypt cost of stored passwords: about a
 // quarter of a second on a server core, which makes guessing slow.
 const DefaultPasswordCost = 12

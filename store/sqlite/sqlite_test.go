@@ -421,3 +421,52 @@ func TestMigrateSigningKeys(t *testing.T) {
 		t.Fatalf("keys after the migration = %+v, %v; want %+v", keys, err, want)
 	}
 }
+
+// TestClientSecretsMigration: a database written before client secrets had
+// a table of their own keeps every client's secret, and clients without
+// one (public registered clients) keep none.
+func TestClientSecretsMigration(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range steps {
+		if m.Version >= 7 {
+			break
+		}
+		if err := inTx(ctx, db, func(tx *sql.Tx) error { return apply(ctx, tx, m, time.Now()) }); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO clients (id, name, kind, org_code, secret_hash, scopes, grant_types,
+		token_endpoint_auth_method, created_at) VALUES
+		('m2m', 'Agent', 'machine', NULL, 'abc123', '["read:users"]', '["client_credentials"]', 'client_secret_basic', 1700000000000000),
+		('dcr', 'App', 'registered', NULL, '', NULL, '["authorization_code"]', 'none', 1700000000000000)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := openAt(t, path, nil)
+	m2m, err := s.GetClient(ctx, "m2m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.UnixMicro(1700000000000000).UTC()
+	if want := []store.ClientSecret{{Hash: "abc123", CreatedAt: created}}; !reflect.DeepEqual(m2m.Secrets, want) ||
+		m2m.TokenTTL != 0 || m2m.Delegate || m2m.Disabled() {
+		t.Errorf("machine client after the migration: %+v", m2m)
+	}
+	dcr, err := s.GetClient(ctx, "dcr")
+	if err != nil || dcr.Secrets != nil {
+		t.Errorf("public client after the migration: %+v, %v", dcr, err)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/buildinfo"
 	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/service"
@@ -29,6 +28,8 @@ Commands:
   serve             run the server (the default when no command is given)
   orgs create       create an organization
   clients create    create a machine client (client_credentials) and print its secret once
+  clients list|show|rotate-secret|disable|enable|delete|update
+                    manage machine clients: secrets rotated with a grace period, one agent cut off at once
   users set-password
                     set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
   audit export      write the audit trail as JSON lines, for a log pipeline
@@ -44,6 +45,8 @@ Examples:
   orgscope serve --public-url https://mcp.example.com --addr 0.0.0.0:8080 --database-url postgres://…
   orgscope orgs create --code org_x --name "X Corp"
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
+  orgscope clients rotate-secret CLIENT_ID --grace 24h
+  orgscope clients disable CLIENT_ID
   orgscope users set-password --org org_x --email ann@x.example
   orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
   orgscope keys rotate --key-encryption-key-file /etc/orgscope/kek
@@ -78,7 +81,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // subcommands lists the commands that have subcommands of their own.
 var subcommands = map[string][]string{
 	"orgs":    {"create"},
-	"clients": {"create"},
+	"clients": {"create", "list", "show", "rotate-secret", "disable", "enable", "delete", "update"},
 	"users":   {"set-password"},
 	"audit":   {"export"},
 	"keys":    {"list", "rotate", "retire"},
@@ -105,8 +108,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	if subs, ok := subcommands[cmd]; ok {
 		if len(args) == 0 || isHelp(args[0]) || !slices.Contains(subs, args[0]) {
-			names := strings.Join(subs, "|")
-			help := fmt.Sprintf("usage: orgscope %s %s [flags]\n\nRun \"orgscope %s %s -h\" for its flags.\n", cmd, names, cmd, subs[0])
+			which := strings.Join(subs, "|")
+			help := fmt.Sprintf("usage: orgscope %s %s [flags]\n\nRun \"orgscope %s %s -h\" for its flags.\n", cmd, which, cmd, subs[0])
 			if len(args) > 0 && isHelp(args[0]) {
 				fmt.Fprint(stdout, help)
 				return nil
@@ -115,12 +118,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			if len(args) > 0 {
 				got = fmt.Sprintf("%q", args[0])
 			}
+			msg := fmt.Sprintf("%s: the only subcommand is %s, got %s", cmd, subs[0], got)
 			if len(subs) > 1 {
-				return &usageError{err: fmt.Errorf("%s: the subcommands are %s, got %s", cmd, strings.Join(subs, ", "), got),
-					hint: fmt.Sprintf("run \"orgscope %s %s -h\" for the flags", cmd, subs[0])}
+				msg = fmt.Sprintf("%s: the subcommands are %s, got %s", cmd, strings.Join(subs, ", "), got)
 			}
-			return &usageError{err: fmt.Errorf("%s: the only subcommand is %s, got %s", cmd, subs[0], got),
-				hint: fmt.Sprintf("run \"orgscope %s %s -h\" for the flags", cmd, subs[0])}
+			return &usageError{err: errors.New(msg), hint: fmt.Sprintf("run \"orgscope %s %s -h\" for the flags", cmd, subs[0])}
 		}
 		cmd, args = cmd+" "+args[0], args[1:]
 	}
@@ -132,6 +134,20 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.createOrg(ctx, args)
 	case "clients create":
 		return c.createClient(ctx, args)
+	case "clients list":
+		return c.listClients(ctx, args)
+	case "clients show":
+		return c.showClient(ctx, args)
+	case "clients rotate-secret":
+		return c.rotateSecret(ctx, args)
+	case "clients disable":
+		return c.disableClient(ctx, args)
+	case "clients enable":
+		return c.enableClient(ctx, args)
+	case "clients delete":
+		return c.deleteClient(ctx, args)
+	case "clients update":
+		return c.updateClient(ctx, args)
 	case "users set-password":
 		return c.setPassword(ctx, args)
 	case "audit export":
@@ -224,50 +240,6 @@ func (c cli) createOrg(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "created organization %s (%s)\n", org.Code, org.Name)
-		return nil
-	})
-}
-
-func (c cli) createClient(ctx context.Context, args []string) error {
-	cfg := DefaultConfig()
-	var name, org, scopes string
-	var global, asJSON bool
-	cmd := newCommand("clients create",
-		`orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json] [--db …]`)
-	cmd.fs.StringVar(&name, "name", "", "client name (required)")
-	cmd.fs.StringVar(&org, "org", "", "bind the client to this organization")
-	cmd.fs.BoolVar(&global, "global", false, "make a global (administration) client, bound to no organization")
-	cmd.fs.StringVar(&scopes, "scopes", "", "space-separated scopes the client may be granted (required): "+strings.Join(auth.AllScopes, " "))
-	cmd.fs.BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…} for scripts`)
-	storeFlags(cmd.fs, &cfg)
-	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
-		return err
-	}
-	if name == "" || scopes == "" || (org == "") == !global {
-		return &usageError{err: errors.New("need --name, --scopes and exactly one of --org or --global"), hint: cmd.hint()}
-	}
-	return c.withService(ctx, cfg, "clients create", func(svc *service.Service, caller service.Caller) error {
-		out, err := svc.CreateClient(ctx, caller, service.CreateClientInput{
-			Name: name, OrgCode: org, Global: global, Scopes: auth.ParseScopes(scopes),
-		})
-		var se *service.Error
-		if errors.As(err, &se) && se.Kind == service.KindNotFound {
-			return fmt.Errorf("organization %s does not exist (create it with: orgscope orgs create --code %s --name …)", org, org)
-		}
-		if err != nil {
-			return err
-		}
-		cl, secret := out.Client, out.ClientSecret
-		if asJSON {
-			return json.NewEncoder(c.stdout).Encode(map[string]string{"client_id": cl.ID, "client_secret": secret})
-		}
-		bound := "global"
-		if cl.OrgCode != "" {
-			bound = "bound to " + cl.OrgCode
-		}
-		fmt.Fprintf(c.stdout, "created client %q (%s), scopes: %s\n  client_id:     %s\n  client_secret: %s\n"+
-			"The secret is shown once and stored hashed; keep it now.\n",
-			cl.Name, bound, strings.Join(cl.Scopes, " "), cl.ID, secret)
 		return nil
 	})
 }

@@ -224,7 +224,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestUnknownCommand(t *testing.T) {
-	for _, args := range [][]string{{"frobnicate"}, {"orgs", "delete"}, {"orgs"}, {"clients", "list"}} {
+	for _, args := range [][]string{{"frobnicate"}, {"orgs", "delete"}, {"orgs"}, {"clients", "frobnicate"}, {"clients"}} {
 		code, _, errOut := run(t, nil, args...)
 		if code != 2 || !strings.Contains(errOut, "-h") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)

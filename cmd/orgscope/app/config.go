@@ -108,6 +108,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported to clients.
 	Version string
+	// Now is the server's clock — of its store, issuer, service and token
+	// verification; nil means time.Now. Tests set it to move time on.
+	Now func() time.Time
 }
 
 // MaxTokenTTL is the longest access-token lifetime accepted without

@@ -207,7 +207,7 @@ func demoMachineClient(name, org string, props map[string]string) (store.Client,
 	secret := credential.NewSecret()
 	return store.Client{
 		ID: credential.RandomHex(16), Name: name, Kind: store.ClientMachine, OrgCode: org,
-		SecretHash: credential.HashSecret(secret), Scopes: auth.AllScopes,
+		Secrets: []store.ClientSecret{{Hash: credential.HashSecret(secret)}}, Scopes: auth.AllScopes,
 		GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_basic", Properties: props,
 	}, secret
 }

@@ -48,13 +48,20 @@ type command struct {
 	synopsis string
 	// about, when set, is printed between the synopsis and the flags.
 	about string
-	// args is how many arguments may be given among the flags (zero:
-	// none); parse puts them in positional.
-	args       int
-	positional []string
 	// failed records the flag whose value could not be parsed, so the
 	// message can name it and its environment variable.
 	failed *setFailure
+	// set records the flags given a value, on the command line or in the
+	// environment.
+	set map[string]bool
+	// positional, when set, names the one argument the command takes
+	// besides its flags ("CLIENT_ID"), before or after them; parse puts it
+	// in arg.
+	positional string
+	arg        string
+	// missing, when set, is the message for a command run without its
+	// argument; empty means "need <positional>".
+	missing string
 }
 
 type setFailure struct {
@@ -64,8 +71,12 @@ type setFailure struct {
 func newCommand(name, synopsis string) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by parse, help by usage
-	return &command{fs: fs, synopsis: synopsis, failed: &setFailure{}}
+	return &command{fs: fs, synopsis: synopsis, failed: &setFailure{}, set: map[string]bool{}}
 }
+
+// given reports whether flag name was given a value, on the command line
+// or in the environment.
+func (c *command) given(name string) bool { return c.set[name] }
 
 // usage writes the command's help: its synopsis and every flag with its
 // environment variable and default.
@@ -89,27 +100,32 @@ func (c *command) usage(w io.Writer) {
 // flag.ErrHelp; any other mistake is a usageError naming the flag and its
 // environment variable.
 func (c *command) parse(args []string, stdout io.Writer, getenv func(string) string) error {
-	c.fs.VisitAll(func(f *flag.Flag) { f.Value = &recordingValue{Value: f.Value, name: f.Name, failed: c.failed} })
-	for rest := args; ; {
-		if err := c.fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				c.usage(stdout)
-				return err
-			}
-			if c.failed.name != "" {
-				return c.invalid(c.failed.name, c.failed.value)
-			}
-			msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
-			return &usageError{err: errors.New(msg), hint: c.hint()}
+	c.fs.VisitAll(func(f *flag.Flag) {
+		f.Value = &recordingValue{Value: f.Value, name: f.Name, failed: c.failed, set: c.set}
+	})
+	if c.positional != "" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		c.arg, args = args[0], args[1:]
+	}
+	if err := c.parseFlags(args, stdout); err != nil {
+		return err
+	}
+	if c.positional != "" && c.arg == "" && c.fs.NArg() > 0 {
+		// The argument came after some flags; the flags after it are
+		// parsed too.
+		c.arg = c.fs.Arg(0)
+		if err := c.parseFlags(c.fs.Args()[1:], stdout); err != nil {
+			return err
 		}
-		if rest = c.fs.Args(); len(rest) == 0 {
-			break
+	}
+	if c.fs.NArg() > 0 {
+		return &usageError{err: fmt.Errorf("unexpected argument %q", c.fs.Arg(0)), hint: c.hint()}
+	}
+	if c.positional != "" && c.arg == "" {
+		msg := c.missing
+		if msg == "" {
+			msg = "need " + c.positional
 		}
-		// An argument among the flags: the flags after it are parsed too.
-		if len(c.positional) == c.args {
-			return &usageError{err: fmt.Errorf("unexpected argument %q", rest[0]), hint: c.hint()}
-		}
-		c.positional, rest = append(c.positional, rest[0]), rest[1:]
+		return &usageError{err: errors.New(msg), hint: c.hint()}
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -125,6 +141,22 @@ func (c *command) parse(args []string, stdout io.Writer, getenv func(string) str
 		}
 	})
 	return err
+}
+
+// parseFlags parses args, turning the flag package's errors into ours.
+func (c *command) parseFlags(args []string, stdout io.Writer) error {
+	err := c.fs.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		c.usage(stdout)
+		return err
+	case c.failed.name != "":
+		return c.invalid(c.failed.name, c.failed.value)
+	}
+	msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
+	return &usageError{err: errors.New(msg), hint: c.hint()}
 }
 
 // invalid says what kind of value flag name wants.
@@ -158,6 +190,7 @@ type recordingValue struct {
 	flag.Value
 	name   string
 	failed *setFailure
+	set    map[string]bool
 }
 
 func (v *recordingValue) Set(s string) error {
@@ -165,6 +198,7 @@ func (v *recordingValue) Set(s string) error {
 		*v.failed = setFailure{name: v.name, value: s}
 		return err
 	}
+	v.set[v.name] = true
 	return nil
 }
 

@@ -198,20 +198,15 @@ func (c cli) keysRetire(ctx context.Context, args []string) error {
 	cfg := DefaultConfig()
 	cmd := newCommand("keys retire", "orgscope keys retire KID [--token-ttl 1h] [--signing-algorithm RS256] [--key-encryption-key-file F] [--db …]")
 	cmd.about = keysAbout
-	cmd.args = 1
+	cmd.positional = "KID"
+	cmd.missing = "name the key to retire: orgscope keys retire KID (keys list shows the kids)"
 	cmd.fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "the servers' access-token lifetime: if a key must be made to replace the one retired, the keys before it stay published that long")
 	signingKeyFlags(cmd.fs, &cfg)
 	storeFlags(cmd.fs, &cfg)
 	if err := cmd.parse(kidsAsArguments(cmd.fs, args), c.stdout, c.getenv); err != nil {
 		return err
 	}
-	var kid string
-	if len(cmd.positional) == 1 {
-		kid = cmd.positional[0]
-	}
-	if kid == "" {
-		return &usageError{err: errors.New("name the key to retire: orgscope keys retire KID (keys list shows the kids)"), hint: cmd.hint()}
-	}
+	kid := cmd.arg
 	if err := c.checkKeyFlags(cmd, cfg); err != nil {
 		return err
 	}

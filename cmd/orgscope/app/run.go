@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
@@ -85,7 +86,11 @@ func Run(ctx context.Context, cfg Config) error {
 	resource := mcpserver.Resource(publicURL)
 	warnings(cfg, publicURL, useTLS, logger)
 
-	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger})
+	// What this process revokes or cuts off reaches its own resource
+	// server at once; the other replicas read it from the store.
+	local := &localRevocations{}
+	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger, Now: cfg.Now,
+		LongestTokenTTL: max(cfg.TokenTTL, service.DefaultLongestTokenTTL), CutOff: local.cutOff})
 	defer svc.Close()
 	go auditJanitor(ctx, svc, cfg.AuditRetention, logger)
 
@@ -107,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if len(cfg.Issuers) > 0 {
 		err = externalMode(ctx, cfg, resource, logger, &opts)
 	} else {
-		err = embeddedMode(ctx, cfg, st, publicURL, resource, logger, &opts)
+		err = embeddedMode(ctx, cfg, st, publicURL, resource, logger, &opts, local)
 	}
 	if err != nil {
 		return err
@@ -191,19 +196,18 @@ func warnings(cfg Config, publicURL string, useTLS bool, logger *slog.Logger) {
 
 // embeddedMode runs OrgScope's own issuer: its endpoints under /oauth2/,
 // its metadata, and a verifier of its tokens.
-func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger, opts *mcpserver.Options) error {
+func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger,
+	opts *mcpserver.Options, local *localRevocations) error {
 	// The issuer tells this process's denylist of what it revokes, so that
 	// this replica refuses it at once; the others learn it from the store.
-	var denylist *auth.Denylist
 	kek, err := cfg.keyEncryptionKey()
 	if err != nil {
 		return err
 	}
 	issuer, err := authserver.New(ctx, authserver.Options{
-		Revoked: func(t store.RevokedToken) {
-			denylist.Add(auth.Revocations{Tokens: []auth.RevokedToken{{TokenID: t.TokenID, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}}})
-		},
+		Revoked:                      local.revoked,
 		Issued:                       opts.Metrics.TokenIssued,
+		Now:                          cfg.Now,
 		Issuer:                       publicURL,
 		Resource:                     resource,
 		Aliases:                      opts.Aliases,
@@ -235,6 +239,7 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 			KeySet:   keys,
 			// Every token it issues carries these.
 			RequireClaims: []string{"jti", "sub", "client_id"},
+			Now:           cfg.Now,
 		})
 		if err != nil {
 			return err
@@ -245,8 +250,9 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	go issuer.Janitor(ctx, 10*time.Minute)
 	go issuer.WatchKeys(ctx)
 	// After the cache, a retired key's tokens are refused at the next call.
-	cached := auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Observe: opts.Metrics.VerificationCache})
-	denylist = auth.NewDenylistVerifier(ctx, keys.Guard(cached), revocationFeed(st), &auth.DenylistOptions{Logger: logger})
+	cached := auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Now: cfg.Now, Observe: opts.Metrics.VerificationCache})
+	denylist := auth.NewDenylistVerifier(ctx, keys.Guard(cached), revocationFeed(st), &auth.DenylistOptions{Logger: logger, Now: cfg.Now})
+	local.denylist.Store(denylist)
 	opts.Verifier = embeddedVerifier(denylist, issuer)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
@@ -323,6 +329,28 @@ func embeddedVerifier(denylist *auth.Denylist, issuer *authserver.Server) auth.V
 	})
 }
 
+// localRevocations hands what this process revokes (a token at
+// /oauth2/revoke) or cuts off (a client disabled or deleted through a
+// tool) to its resource server's denylist, once there is one, ahead of the
+// denylist's next poll of the store.
+type localRevocations struct {
+	denylist atomic.Pointer[auth.Denylist]
+}
+
+func (l *localRevocations) add(r auth.Revocations) {
+	if d := l.denylist.Load(); d != nil {
+		d.Add(r)
+	}
+}
+
+func (l *localRevocations) revoked(t store.RevokedToken) {
+	l.add(auth.Revocations{Tokens: []auth.RevokedToken{{TokenID: t.TokenID, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}}})
+}
+
+func (l *localRevocations) cutOff(c store.ClientCutoff) {
+	l.add(auth.Revocations{Cutoffs: []auth.ClientCutoff{{ClientID: c.ClientID, Cutoff: c.Cutoff, ExpiresAt: c.ExpiresAt, ChangedAt: c.ChangedAt}}})
+}
+
 // revocationFeed reads the store's denylist and client cutoffs for the
 // resource server.
 func revocationFeed(st store.Store) auth.RevocationFeed {
@@ -381,13 +409,13 @@ func openStore(ctx context.Context, cfg Config, m *telemetry.Metrics) (store.Sto
 		observe = m.StoreCall
 	}
 	if cfg.DatabaseURL != "" {
-		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Options{Schema: cfg.DatabaseSchema, QueryTimeout: cfg.StoreTimeout, Observe: observe})
+		st, err := postgres.Open(ctx, cfg.DatabaseURL, &postgres.Options{Schema: cfg.DatabaseSchema, QueryTimeout: cfg.StoreTimeout, Now: cfg.Now, Observe: observe})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 		}
 		return st, nil
 	}
-	st, err := sqlite.Open(ctx, cfg.DBPath, &sqlite.Options{QueryTimeout: cfg.StoreTimeout, Observe: observe})
+	st, err := sqlite.Open(ctx, cfg.DBPath, &sqlite.Options{QueryTimeout: cfg.StoreTimeout, Now: cfg.Now, Observe: observe})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", cfg.DBPath, err)
 	}

@@ -77,6 +77,16 @@ func (q *Queries) ClientCutoffsSince(ctx context.Context, since time.Time) ([]st
 	})
 }
 
+// GetClientCutoff reads one row of client_cutoffs by its primary key.
+func (q *Queries) GetClientCutoff(ctx context.Context, clientID string) (store.ClientCutoff, error) {
+	return call(q, ctx, "get client cutoff", func(ctx context.Context) (store.ClientCutoff, error) {
+		c := store.ClientCutoff{ClientID: clientID}
+		err := q.queryRow(ctx, q.read, `SELECT cutoff, expires_at, changed_at FROM client_cutoffs WHERE client_id = ? AND expires_at > ?`,
+			clientID, q.d.Time(q.nowUTC())).Scan(q.d.TimeDest(&c.Cutoff), q.d.TimeDest(&c.ExpiresAt), q.d.TimeDest(&c.ChangedAt))
+		return c, err
+	})
+}
+
 // IsTokenRevoked reads one row of revoked_tokens by its primary key.
 func (q *Queries) IsTokenRevoked(ctx context.Context, tokenID string) (bool, error) {
 	return call(q, ctx, "is token revoked", func(ctx context.Context) (bool, error) {

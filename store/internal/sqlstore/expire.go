@@ -19,6 +19,7 @@ var expireSQL = []struct {
 	    OR (created_at < ? AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.id))`, 2},
 	{`DELETE FROM revoked_tokens WHERE expires_at < ?`, 1},
 	{`DELETE FROM client_cutoffs WHERE expires_at < ?`, 1},
+	{`DELETE FROM client_secrets WHERE expires_at < ?`, 1},
 }
 
 func (q *Queries) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error) {
