@@ -2,7 +2,11 @@ package mcpserver_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"runtime"
+	"runtime/metrics"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,7 +17,10 @@ import (
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/otlptest"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/service"
+	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/telemetry"
+	"github.com/orgscope/orgscope/tools"
 )
 
 const whoamiCall = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}`
@@ -149,4 +156,103 @@ func BenchmarkTracing(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkWorstRequest builds the requests that make one answer as large
+// as OrgScope allows and reports the heap they need at their peak
+// (peak-heap-MB: the highest live heap sampled while the request runs,
+// above the heap before it) besides the bytes allocated (B/op, an upper
+// bound on the peak). The limit is 64 MB:
+//
+//	batch_list_users:  a batch of DefaultMaxBatch list_users calls, each a
+//	                   full page of users with the longest names and emails
+//	batch_list_flags:  a batch of DefaultMaxBatch list_feature_flags calls
+//	                   over flags of the largest values, each answer just
+//	                   under the result cap (tools.MaxResultBytes)
+//	body_at_limit:     one call whose arguments fill the 1 MiB body limit
+func BenchmarkWorstRequest(b *testing.B) {
+	f := newFixture(b, fixtureOptions{})
+	ctx := b.Context()
+	long := func(n int, c string) string { return strings.Repeat(c, n) }
+	var users []store.User
+	for i := range 2 * store.MaxPageSize {
+		users = append(users, store.User{
+			ID: store.NewID(store.UserIDPrefix), OrgCode: "org_acme", Status: store.UserActive, Role: store.RoleMember,
+			Email:     fmt.Sprintf("%04d%s@acme.example", i, long(service.MaxEmailLength-len("0000@acme.example"), "e")),
+			GivenName: long(service.MaxNameLength, "g"), FamilyName: long(service.MaxNameLength, "f"),
+		})
+	}
+	if err := f.store.CreateUsers(ctx, users); err != nil {
+		b.Fatal(err)
+	}
+	value, _ := json.Marshal(long(service.MaxFlagValueBytes-2, "v"))
+	for i := range store.MaxPageSize {
+		if _, err := f.store.CreateFlag(ctx, store.FlagDefinition{Key: fmt.Sprintf("flag_%03d", i), Type: store.FlagString,
+			DefaultValue: value}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	batch := func(call string) string {
+		calls := make([]string, mcpserver.DefaultMaxBatch)
+		for i := range calls {
+			calls[i] = fmt.Sprintf(call, i+1)
+		}
+		return "[" + strings.Join(calls, ",") + "]"
+	}
+	bigArgs := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_users","arguments":{"email_prefix":"` +
+		long(1<<20-200, "x") + `"}}}`
+	token := f.token(b, "org_acme", "read:users read:flags")
+	// A flag's entry holds its default and its effective value: this many
+	// of the largest make an answer just under the cap.
+	const flagsUnderCap = tools.MaxResultBytes / (2*service.MaxFlagValueBytes + 512)
+	for _, bc := range []struct {
+		name, body string
+		answered   bool // every call answered with a result, not a tool error
+	}{
+		{"batch_list_users", batch(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"list_users","arguments":{"limit":100}}}`), true},
+		{"batch_list_flags", batch(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"list_feature_flags","arguments":{"limit":` +
+			fmt.Sprint(flagsUnderCap) + `}}}`), true},
+		{"body_at_limit", bigArgs, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var peak uint64
+			answer := 0
+			for b.Loop() {
+				runtime.GC()
+				before := liveHeap()
+				stop := make(chan struct{})
+				sampled := make(chan uint64)
+				go func() {
+					top := before
+					for {
+						if h := liveHeap(); h > top {
+							top = h
+						}
+						select {
+						case <-stop:
+							sampled <- top - before
+							return
+						case <-time.After(50 * time.Microsecond):
+						}
+					}
+				}()
+				rec := f.post(token, bc.body) // the legacy protocol: batches allowed
+				close(stop)
+				peak = max(peak, <-sampled)
+				if rec.Code != http.StatusOK || bc.answered && strings.Contains(rec.Body.String(), `"isError":true`) {
+					b.Fatalf("HTTP %d: %.300s", rec.Code, rec.Body)
+				}
+				answer = rec.Body.Len()
+			}
+			b.ReportMetric(float64(peak)/1e6, "peak-heap-MB")
+			b.ReportMetric(float64(answer)/1e6, "answer-MB")
+		})
+	}
+}
+
+// liveHeap is the bytes of heap objects, live and not yet swept.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
