@@ -57,6 +57,11 @@ var actions = []Action{
 	{Name: "create_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
 	{Name: "set_user_password", Scopes: []string{auth.ScopeWriteUsers}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
 	{Name: "export_audit_events", Scopes: []string{auth.ScopeReadAudit}, GlobalOnly: true, Group: GroupRead, OperatorOnly: true},
+	// A person looks at and decides a call the policy lets run only with
+	// their approval, on the approval page; the service checks that they
+	// are an administrator of the organization.
+	{Name: "get_approval", Tenant: true, Group: GroupRead, OperatorOnly: true},
+	{Name: "decide_approval", Tenant: true, Group: GroupAdmin, OperatorOnly: true},
 }
 
 // Actions returns every action.

@@ -1,0 +1,318 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/x/exp/batch"
+
+	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
+)
+
+var _ authz.Authorizer = (*Set)(nil)
+
+// Authorize implements authz.Authorizer with the set alone, at the
+// current time.
+func (s *Set) Authorize(ctx context.Context, req authz.Request) authz.Decision {
+	d, _ := s.decide(ctx, req, time.Now())
+	return d
+}
+
+// trace is how a decision came about, for `policy explain` and the tests.
+type trace struct {
+	// rules: the action is not a tool, and OrgScope's built-in rules
+	// (authz.Rules) decided.
+	rules bool
+	// partial: decided without the arguments (or, for a global principal,
+	// without the organization), by partial evaluation.
+	partial bool
+	cedar   cedar.Decision
+	// reasons are the policies that determined the decision (forbids that
+	// matched, or else permits), sorted.
+	reasons []cedar.PolicyID
+	// errors are the policies that could not be evaluated.
+	errors []cedar.DiagnosticError
+}
+
+// decide answers req at time now.
+func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (authz.Decision, trace) {
+	p, a := req.Principal, req.Action
+	if p == nil {
+		return authz.NoPrincipal(), trace{}
+	}
+	tp, ok := s.byTool[a.Name]
+	if !ok {
+		// Not a tool: the command line's and the approval page's own
+		// operations follow the built-in rules.
+		return authz.Rules{}.Authorize(ctx, req), trace{rules: true}
+	}
+	principal := principalEntity(p)
+	ents := &entityStore{principal: principal, actions: s.schema.actions}
+
+	var args cedar.Value = cedar.NewRecord(nil)
+	if req.Stage == authz.StageCall {
+		rec, err := cedarArgs(tp.tool.args, req.Args)
+		if err != nil {
+			return authz.Decision{Reason: authz.ReasonPolicy, Message: fmt.Sprintf(
+				"%s is refused: its arguments cannot be given to the access policy (%v)", a.Name, err)}, trace{}
+		}
+		args = rec
+	}
+	// Before the call, the organization of a global principal is not
+	// known yet (it names one in the arguments); an org-scoped principal's
+	// is its own.
+	var resource cedar.Value = orgUID(req.Org)
+	resourceKnown := true
+	if req.Stage != authz.StageCall {
+		resource = orgUID(p.OrgCode)
+		resourceKnown = !p.Global()
+	}
+
+	var tr trace
+	var diag cedar.Diagnostic
+	if req.Stage == authz.StageCall || (!tp.readsArgs && (resourceKnown || !tp.readsResource)) {
+		// Nothing the policies read is unknown: an exact evaluation.
+		tr.cedar, diag = cedar.Authorize(tp.policies, ents, cedar.Request{
+			Principal: principal.UID, Action: tp.tool.uid, Resource: resource.(cedar.EntityUID),
+			Context: contextRecord(p, args, now),
+		})
+	} else {
+		// A policy reads what is not known yet: it is ignored where it
+		// would decide, so a permit that depends on it counts as matching
+		// and a forbid as not matching — "possibly allowed". The call is
+		// decided again with everything known.
+		tr.partial = true
+		if tp.readsArgs {
+			args = batch.Ignore()
+		}
+		policies := tp.policies
+		if !resourceKnown {
+			resource, policies = batch.Ignore(), tp.unscoped
+		}
+		got := false
+		err := batch.Authorize(ctx, policies, ents, batch.Request{
+			Principal: principal.UID, Action: tp.tool.uid, Resource: resource, Context: contextRecord(p, args, now),
+		}, func(r batch.Result) error {
+			tr.cedar, got = r.Decision, true
+			diag = cedar.Diagnostic{Reasons: slices.Clone(r.Diagnostic.Reasons), Errors: slices.Clone(r.Diagnostic.Errors)}
+			return nil
+		})
+		if err != nil || !got {
+			return authz.Decision{Reason: authz.ReasonPolicy, Message: fmt.Sprintf(
+				"%s is refused: the access policy could not be evaluated (%v)", a.Name, err)}, tr
+		}
+	}
+	for _, r := range diag.Reasons {
+		tr.reasons = append(tr.reasons, r.PolicyID)
+	}
+	slices.Sort(tr.reasons)
+	tr.reasons = slices.Compact(tr.reasons)
+	tr.errors = diag.Errors
+	return s.interpret(req, tr), tr
+}
+
+// interpret turns Cedar's answer into OrgScope's decision.
+func (s *Set) interpret(req authz.Request, tr trace) authz.Decision {
+	p, a := req.Principal, req.Action
+	ids := make([]string, len(tr.reasons))
+	for i, id := range tr.reasons {
+		ids[i] = string(id)
+	}
+	// A forbid that could not be evaluated refuses: failing open on a
+	// broken rule would let through what it was written to stop.
+	var broken []string
+	for _, e := range tr.errors {
+		if s.info[e.PolicyID].forbid && !slices.Contains(broken, string(e.PolicyID)) {
+			broken = append(broken, string(e.PolicyID))
+		}
+	}
+	slices.Sort(broken)
+	if tr.cedar == cedar.Allow {
+		if len(broken) > 0 {
+			return authz.Decision{Reason: authz.ReasonPolicy, Policies: broken, Message: fmt.Sprintf(
+				"%s is refused: policy %s could not be evaluated for this call (%s)",
+				a.Name, quoteAll(broken), s.errorText(tr.errors))}
+		}
+		d := authz.Decision{Allow: true, Reason: authz.ReasonAllowed, Policies: ids}
+		if req.Stage == authz.StageCall && len(ids) > 0 {
+			d.NeedsApproval = true
+			for _, id := range tr.reasons {
+				d.NeedsApproval = d.NeedsApproval && s.info[id].approval
+			}
+		}
+		return d
+	}
+	if len(ids) == 0 {
+		msg := fmt.Sprintf("%s is refused: no policy permits it", a.Name)
+		if len(tr.errors) > 0 {
+			msg += fmt.Sprintf(" (and some could not be evaluated: %s)", s.errorText(tr.errors))
+		}
+		return authz.Decision{Reason: authz.ReasonPolicy, Policies: broken, Message: msg}
+	}
+	has := func(refusal string) bool {
+		return slices.ContainsFunc(tr.reasons, func(id cedar.PolicyID) bool { return s.info[id].refusal == refusal })
+	}
+	var d authz.Decision
+	missing := auth.Missing(p.Scopes, a.Scopes)
+	switch {
+	case has("insufficient_scope") && len(missing) > 0:
+		d = authz.InsufficientScope(a, missing)
+	case has("global_only") && !p.Global():
+		d = authz.GlobalOnly(a, p)
+	case has("tenant") && !p.Global():
+		d = authz.Tenant(req.Org)
+	default:
+		parts := make([]string, len(ids))
+		for i, id := range tr.reasons {
+			parts[i] = fmt.Sprintf("policy %q", id)
+			if r := s.info[id].reason; r != "" {
+				parts[i] += ": " + r
+			}
+		}
+		d = authz.Decision{Reason: authz.ReasonPolicy, Message: fmt.Sprintf("%s is refused by %s", a.Name, strings.Join(parts, "; "))}
+	}
+	d.Policies = ids
+	return d
+}
+
+func quoteAll(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = fmt.Sprintf("%q", id)
+	}
+	return strings.Join(q, ", ")
+}
+
+func (s *Set) errorText(errs []cedar.DiagnosticError) string {
+	var parts []string
+	for _, e := range errs {
+		parts = append(parts, fmt.Sprintf("%s: %s", e.PolicyID, e.Message))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
+
+// entityStore holds a request's entities: the principal, and the action
+// entities (with their groups), built once from the schema.
+type entityStore struct {
+	principal cedar.Entity
+	actions   cedar.EntityMap
+}
+
+func (e *entityStore) Get(uid cedar.EntityUID) (cedar.Entity, bool) {
+	if uid == e.principal.UID {
+		return e.principal, true
+	}
+	ent, ok := e.actions[uid]
+	return ent, ok
+}
+
+func orgUID(code string) cedar.EntityUID { return cedar.NewEntityUID(OrgType, cedar.String(code)) }
+
+// Kinds of principal.
+const (
+	KindMachine = "machine"
+	KindAgent   = "agent"
+)
+
+// kindOf tells a machine client acting for itself from an agent acting for
+// a person: client credentials (OrgScope's and Kinde's gty, Auth0's
+// "client-credentials"), or a subject that is the client itself.
+func kindOf(p *auth.Principal) string {
+	switch {
+	case p.GrantType == "client_credentials" || p.GrantType == "client-credentials":
+		return KindMachine
+	case p.Subject == "" || p.Subject == p.ClientID || p.Subject == p.ClientID+"@clients":
+		return KindMachine
+	}
+	return KindAgent
+}
+
+// principalEntity is the principal as the schema describes it: its id the
+// client id (the subject when the token names no client), in its
+// organization when org-scoped, its application properties as tags.
+func principalEntity(p *auth.Principal) cedar.Entity {
+	id := p.ClientID
+	if id == "" {
+		id = p.Subject
+	}
+	var parents cedar.EntityUIDSet
+	if !p.Global() {
+		parents = cedar.NewEntityUIDSet(orgUID(p.OrgCode))
+	}
+	ent := cedar.Entity{
+		UID:     cedar.NewEntityUID(ClientType, cedar.String(id)),
+		Parents: parents,
+		Attributes: cedar.NewRecord(cedar.RecordMap{
+			"kind":   cedar.String(kindOf(p)),
+			"global": cedar.Boolean(p.Global()),
+			"org":    cedar.String(p.OrgCode),
+			"scopes": grantedScopes(p.Scopes),
+		}),
+	}
+	if len(p.Properties) > 0 {
+		tags := make(cedar.RecordMap, len(p.Properties))
+		for k, v := range p.Properties {
+			tags[cedar.String(k)] = cedar.String(v)
+		}
+		ent.Tags = cedar.NewRecord(tags)
+	}
+	return ent
+}
+
+// grantedScopes is every scope the token's scopes grant under the
+// hierarchy, and the unknown ones it carries as they are.
+func grantedScopes(scopes []string) cedar.Set {
+	vals := make([]cedar.Value, 0, len(auth.AllScopes)+len(scopes))
+	for _, s := range auth.AllScopes {
+		if auth.Grants(scopes, s) {
+			vals = append(vals, cedar.String(s))
+		}
+	}
+	for _, s := range scopes {
+		if !slices.Contains(auth.AllScopes, s) {
+			vals = append(vals, cedar.String(s))
+		}
+	}
+	return cedar.NewSet(vals...)
+}
+
+func stringSet(ss []string) cedar.Set {
+	vals := make([]cedar.Value, len(ss))
+	for i, s := range ss {
+		vals[i] = cedar.String(s)
+	}
+	return cedar.NewSet(vals...)
+}
+
+// contextRecord is the context of a request: args (given, or ignored),
+// the token's scopes, subject, actor chain and purpose, the person an
+// agent acts for, and the time.
+func contextRecord(p *auth.Principal, args cedar.Value, now time.Time) cedar.Record {
+	now = now.UTC()
+	rm := cedar.RecordMap{
+		"args":        args,
+		"scopes":      stringSet(p.Scopes),
+		"subject":     cedar.String(p.Subject),
+		"actor_chain": stringSet(p.ActorChain),
+		"purpose":     cedar.String(p.Purpose),
+		"time": cedar.NewRecord(cedar.RecordMap{
+			"now":     cedar.NewDatetime(now),
+			"weekday": cedar.String(strings.ToLower(now.Weekday().String())),
+			"hour":    cedar.Long(now.Hour()),
+		}),
+	}
+	if kindOf(p) == KindAgent {
+		person := cedar.RecordMap{"id": cedar.String(p.Subject)}
+		if p.PersonRole != "" {
+			person["role"] = cedar.String(p.PersonRole)
+		}
+		rm["person"] = cedar.NewRecord(person)
+	}
+	return cedar.NewRecord(rm)
+}
