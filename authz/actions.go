@@ -61,7 +61,8 @@ var actions = []Action{
 	// their approval, on the approval page; the service checks that they
 	// are an administrator of the organization.
 	{Name: "get_approval", Tenant: true, Group: GroupRead, OperatorOnly: true},
-	{Name: "decide_approval", Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "approve_call", Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "deny_call", Tenant: true, Group: GroupAdmin, OperatorOnly: true},
 }
 
 // Actions returns every action.

@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -20,6 +21,7 @@ type metrics struct {
 	requests map[[2]string]uint64 // route, status
 	seconds  map[string]float64   // route
 	tools    map[[3]string]uint64 // tool, status, result
+	more     func(io.Writer)      // other parts' metrics, written after these
 }
 
 func newMetrics() *metrics {
@@ -92,6 +94,9 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	toolKeys := slices.SortedFunc(maps.Keys(m.tools), func(a, b [3]string) int { return slices.Compare(a[:], b[:]) })
 	for _, k := range toolKeys {
 		fmt.Fprintf(&b, "orgscope_tool_calls_total{tool=%q,status=%q,result=%q} %d\n", k[0], k[1], k[2], m.tools[k])
+	}
+	if m.more != nil {
+		m.more(&b)
 	}
 	w.Write([]byte(b.String()))
 }

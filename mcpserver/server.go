@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/internal/problem"
 	"github.com/orgscope/orgscope/service"
+	"github.com/orgscope/orgscope/tools"
 	"github.com/orgscope/orgscope/wellknown"
 )
 
@@ -64,6 +66,12 @@ type Options struct {
 	// /oauth2/; AuthServerMetadata is then served at the well-known paths.
 	AuthServer         http.Handler
 	AuthServerMetadata *oauthex.AuthServerMeta
+	// Console, when set, is the approval page (and later the admin
+	// console), mounted at /console/.
+	Console http.Handler
+	// MoreMetrics, when set, writes more lines to /metrics (the policy
+	// engine's reload counters).
+	MoreMetrics func(io.Writer)
 	// AllowedOrigins are browser origins, besides the server's own (and
 	// loopback ones for a loopback server), that may call /mcp; "*" allows all.
 	AllowedOrigins []string
@@ -90,7 +98,14 @@ type Options struct {
 type Server struct {
 	handler  http.Handler
 	resource string
+	mcp      *mcp.Server
+	service  *service.Service
 }
+
+// ToolsChanged tells MCP clients listening for notifications that the
+// tools they may call may have changed: the server calls it when the
+// access policy is reloaded.
+func (s *Server) ToolsChanged() { tools.Relist(s.mcp, tools.Options{Service: s.service}) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -156,6 +171,9 @@ func New(opts Options) (*Server, error) {
 	if opts.AuthServer != nil {
 		mux.Handle("/oauth2/", perAddress.limitAddress(opts.AuthServer))
 	}
+	if opts.Console != nil {
+		mux.Handle("/console/", perAddress.limitAddress(opts.Console))
+	}
 
 	server := newMCPServer(opts, logger)
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{
@@ -192,6 +210,7 @@ func New(opts Options) (*Server, error) {
 	))
 
 	m := newMetrics()
+	m.more = opts.MoreMetrics
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -223,7 +242,7 @@ func New(opts Options) (*Server, error) {
 	root.Handle("/readyz", mux)
 	root.Handle("/metrics", mux)
 	root.Handle("/", hostGuard(public, opts.AllowedHosts, mux))
-	return &Server{handler: observe(logger, m, plainErrorsAsProblems(root)), resource: resource}, nil
+	return &Server{handler: observe(logger, m, plainErrorsAsProblems(root)), resource: resource, mcp: server, service: opts.Service}, nil
 }
 
 // chain wraps h in middlewares, the first outermost.

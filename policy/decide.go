@@ -145,6 +145,10 @@ func (s *Set) interpret(req authz.Request, tr trace) authz.Decision {
 				d.NeedsApproval = d.NeedsApproval && s.info[id].approval
 			}
 		}
+		if d.NeedsApproval {
+			// The message says which policies ask for the approval, and why.
+			d.Message = s.describe(tr.reasons)
+		}
 		return d
 	}
 	if len(ids) == 0 {
@@ -167,17 +171,22 @@ func (s *Set) interpret(req authz.Request, tr trace) authz.Decision {
 	case has("tenant") && !p.Global():
 		d = authz.Tenant(req.Org)
 	default:
-		parts := make([]string, len(ids))
-		for i, id := range tr.reasons {
-			parts[i] = fmt.Sprintf("policy %q", id)
-			if r := s.info[id].reason; r != "" {
-				parts[i] += ": " + r
-			}
-		}
-		d = authz.Decision{Reason: authz.ReasonPolicy, Message: fmt.Sprintf("%s is refused by %s", a.Name, strings.Join(parts, "; "))}
+		d = authz.Decision{Reason: authz.ReasonPolicy, Message: fmt.Sprintf("%s is refused by %s", a.Name, s.describe(tr.reasons))}
 	}
 	d.Policies = ids
 	return d
+}
+
+// describe names policies with their reasons: policy "a": why; policy "b".
+func (s *Set) describe(ids []cedar.PolicyID) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf("policy %q", id)
+		if r := s.info[id].reason; r != "" {
+			parts[i] += ": " + r
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func quoteAll(ids []string) string {

@@ -268,9 +268,9 @@ when { context.args has limit && context.args.limit * 9223372036854775807 > 0 };
 func TestOperatorActionsFollowTheRules(t *testing.T) {
 	s := compile(t, `@id("nothing") forbid (principal, action, resource);`)
 	person := &auth.Principal{ClientID: "console", Subject: "usr_ann", OrgCode: "org_acme", GrantID: "grt_1", PersonRole: "admin"}
-	d := s.Authorize(t.Context(), authz.Request{Principal: person, Action: mustAction(t, "decide_approval"), Stage: authz.StageCall, Org: "org_acme"})
+	d := s.Authorize(t.Context(), authz.Request{Principal: person, Action: mustAction(t, "approve_call"), Stage: authz.StageCall, Org: "org_acme"})
 	if !d.Allow {
-		t.Errorf("decide_approval: %+v", d)
+		t.Errorf("approve_call: %+v", d)
 	}
 	if d := decide(t, s, acme, "whoami", authz.StageCall, map[string]any{}); d.Allow {
 		t.Errorf("whoami under forbid-everything: %+v", d)

@@ -31,6 +31,7 @@ Commands:
   users set-password
                     set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
   audit export      write the audit trail as JSON lines, for a log pipeline
+  policy            the access policy: default, schema, validate, test, explain
   seed              fill a database with synthetic tenants (org_s00001…) for load tests
   version           print the version, commit, build time and Go version (also --version)
   help              print this help (also -h, --help)
@@ -42,6 +43,7 @@ Examples:
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
   orgscope users set-password --org org_x --email ann@x.example
   orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
+  orgscope policy default > policy.cedar && orgscope policy test --policy policy.cedar tests.json
   orgscope seed --orgs N --users M
 
 Run "orgscope <command> -h" for a command's flags ("orgscope serve -h" for the
@@ -126,6 +128,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.exportAudit(ctx, args)
 	case "seed":
 		return c.seed(ctx, args)
+	case "policy":
+		return c.policyCommand(ctx, args)
 	}
 	return &usageError{err: fmt.Errorf("unknown command %q", cmd), hint: `run "orgscope -h" for the commands`}
 }

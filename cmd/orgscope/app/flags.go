@@ -51,6 +51,11 @@ type command struct {
 	// failed records the flag whose value could not be parsed, so the
 	// message can name it and its environment variable.
 	failed *setFailure
+	// maxOperands is how many arguments that are not flags the command
+	// takes (a file name); parse collects them in operands, wherever they
+	// stand among the flags.
+	maxOperands int
+	operands    []string
 }
 
 type setFailure struct {
@@ -86,19 +91,26 @@ func (c *command) usage(w io.Writer) {
 // environment variable.
 func (c *command) parse(args []string, stdout io.Writer, getenv func(string) string) error {
 	c.fs.VisitAll(func(f *flag.Flag) { f.Value = &recordingValue{Value: f.Value, name: f.Name, failed: c.failed} })
-	if err := c.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			c.usage(stdout)
-			return err
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.usage(stdout)
+				return err
+			}
+			if c.failed.name != "" {
+				return c.invalid(c.failed.name, c.failed.value)
+			}
+			msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
+			return &usageError{err: errors.New(msg), hint: c.hint()}
 		}
-		if c.failed.name != "" {
-			return c.invalid(c.failed.name, c.failed.value)
+		if c.fs.NArg() == 0 {
+			break
 		}
-		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
-		return &usageError{err: errors.New(msg), hint: c.hint()}
-	}
-	if c.fs.NArg() > 0 {
-		return &usageError{err: fmt.Errorf("unexpected argument %q", c.fs.Arg(0)), hint: c.hint()}
+		if len(c.operands) == c.maxOperands {
+			return &usageError{err: fmt.Errorf("unexpected argument %q", c.fs.Arg(0)), hint: c.hint()}
+		}
+		c.operands = append(c.operands, c.fs.Arg(0))
+		args = c.fs.Args()[1:]
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,14 +10,18 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authserver"
+	"github.com/orgscope/orgscope/console"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/policy"
 	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/postgres"
@@ -62,9 +67,20 @@ func Run(ctx context.Context, cfg Config) error {
 	resource := mcpserver.Resource(publicURL)
 	warnings(cfg, publicURL, useTLS, logger)
 
-	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger})
+	engine, err := policy.New(policy.Options{File: cfg.PolicyFile, PollInterval: cfg.PolicyPollInterval, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("%s refused:\n%w", flagRef("policy"), err)
+	}
+	svcOpts := service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger, Authorizer: engine}
+	if len(cfg.Issuers) == 0 {
+		// People sign in to the embedded issuer, so the console can show
+		// them the calls that need their approval.
+		svcOpts.ApprovalURL = func(id string) string { return console.ApprovalURL(publicURL, id) }
+	}
+	svc := service.New(svcOpts)
 	defer svc.Close()
 	go auditJanitor(ctx, svc, cfg.AuditRetention, logger)
+	go approvalJanitor(ctx, svc, logger)
 
 	opts := mcpserver.Options{
 		PublicURL:      publicURL,
@@ -74,6 +90,7 @@ func Run(ctx context.Context, cfg Config) error {
 		RateLimits:     cfg.RateLimits,
 		Version:        cfg.Version,
 		Logger:         logger,
+		MoreMetrics:    engine.WriteMetrics,
 	}
 	if len(cfg.Issuers) > 0 {
 		err = externalMode(ctx, cfg, resource, logger, &opts)
@@ -87,6 +104,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	watchPolicy(ctx, cfg, engine, handler, logger)
 
 	srv := newHTTPServer(ctx, handler, defaultHTTPLimits, logger)
 	if useTLS {
@@ -189,11 +207,112 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		return err
 	}
 	go issuer.Janitor(ctx, 10*time.Minute)
-	opts.Verifier = embeddedVerifier(jwtVerifier, issuer)
+	opts.Verifier = withPersonRoles(embeddedVerifier(jwtVerifier, issuer), st)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
 	opts.AuthServerMetadata = issuer.Metadata()
+	return approvalConsole(ctx, st, publicURL, resource, logger, opts)
+}
+
+// approvalConsole sets up the console where people approve the calls the
+// policy leaves to them: a confidential client of the embedded issuer
+// whose secret every replica derives from the signing key they share.
+func approvalConsole(ctx context.Context, st store.Store, publicURL, resource string, logger *slog.Logger, opts *mcpserver.Options) error {
+	keys, err := st.SigningKeys(ctx)
+	if err != nil || len(keys) == 0 {
+		return fmt.Errorf("console: read the signing key: %w", cmp.Or(err, errors.New("no signing key")))
+	}
+	client, secret := console.Client(publicURL, keys[len(keys)-1].PrivateKey) // the oldest key: it outlives new ones
+	if err := console.EnsureClient(ctx, st, client); err != nil {
+		return fmt.Errorf("console: register its client: %w", err)
+	}
+	con, err := console.New(console.Options{
+		PublicURL: publicURL, Resource: resource, Service: opts.Service, Verifier: opts.Verifier,
+		Issuer: opts.AuthServer, Client: client, ClientSecret: secret, Clients: st, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	opts.Console = con
 	return nil
+}
+
+// withPersonRoles adds, to principals of the embedded issuer's sign-in
+// (their subject is a person of their organization), the person's role as
+// the store has it now, which policies read as context.person.role. One
+// indexed read per call of such a token; machine clients' calls pay
+// nothing.
+func withPersonRoles(v auth.Verifier, st store.Store) auth.Verifier {
+	return personRoles{next: v, st: st}
+}
+
+type personRoles struct {
+	next auth.Verifier
+	st   store.Store
+}
+
+func (v personRoles) Verify(ctx context.Context, token string) (*auth.Principal, error) {
+	p, err := v.next.Verify(ctx, token)
+	if err != nil || p.GrantID == "" || p.Global() {
+		return p, err
+	}
+	u, err := v.st.GetUser(ctx, p.OrgCode, p.Subject)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return p, nil // the grant check refuses a deleted person's tokens
+	case err != nil:
+		return nil, fmt.Errorf("%w: the person's role: %v", auth.ErrUnavailable, err)
+	}
+	withRole := *p // the verified principal may be shared (the token cache)
+	withRole.PersonRole = string(u.Role)
+	return &withRole, nil
+}
+
+// watchPolicy reloads the policy when its file changes and on SIGHUP, and
+// tells listening MCP clients when the tools they may call may have
+// changed.
+func watchPolicy(ctx context.Context, cfg Config, engine *policy.Engine, handler *mcpserver.Server, logger *slog.Logger) {
+	if cfg.PolicyFile == "" {
+		logger.Info("access policy: the built-in one")
+		return
+	}
+	logger.Info("access policy", "file", cfg.PolicyFile, "policies", len(engine.Current().IDs()))
+	engine.OnChange(handler.ToolsChanged)
+	go engine.Watch(ctx)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading the access policy", "file", cfg.PolicyFile)
+				engine.Reload()
+			}
+		}
+	}()
+}
+
+// approvalJanitor removes approvals a day after they expired (kept that
+// long so a person who opens a late link sees what it was), now and then
+// every hour, until ctx ends.
+func approvalJanitor(ctx context.Context, svc *service.Service, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := svc.DeleteExpiredApprovals(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "expired approvals not removed", "err", err)
+		} else if n > 0 {
+			logger.InfoContext(ctx, "expired approvals removed", "approvals", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // issuerRateLimit is the embedded issuer's per-address limit: the one
