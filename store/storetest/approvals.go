@@ -200,7 +200,9 @@ func testApprovalUsedOnce(t *testing.T, s store.Store) {
 	equal(t, "calls that used the approval", used, 1)
 }
 
-func isConflict(err error) bool { return err != nil && strings.Contains(err.Error(), store.ErrConflict.Error()) }
+func isConflict(err error) bool {
+	return err != nil && strings.Contains(err.Error(), store.ErrConflict.Error())
+}
 
 // testApprovalIsolation: another org's approval is not found, whatever the
 // method.
