@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -200,9 +201,7 @@ func testApprovalUsedOnce(t *testing.T, s store.Store) {
 	equal(t, "calls that used the approval", used, 1)
 }
 
-func isConflict(err error) bool {
-	return err != nil && strings.Contains(err.Error(), store.ErrConflict.Error())
-}
+func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
 
 // testApprovalIsolation: another org's approval is not found, whatever the
 // method.
