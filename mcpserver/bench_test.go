@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
+	"github.com/orgscope/orgscope/policy"
 )
 
 const whoamiCall = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}`
@@ -96,5 +98,42 @@ func BenchmarkAuthLayer(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkToolCallDecider is a whole tools/call through the assembled
+// handler, in process, deciding with the compiled rules (authz.Rules) and
+// with the built-in Cedar policy that replaces them, in the same run:
+// whoami (which also lists the 17 tools the token may call) and list_users
+// (one page, as an agent reads). Each call is decided three times (before
+// dispatch by the HTTP layer and by the service, then with the arguments)
+// and written to the audit trail.
+//
+//	go test -run - -bench ToolCallDecider -benchmem -count 6 ./mcpserver/
+func BenchmarkToolCallDecider(b *testing.B) {
+	engine, err := policy.New(policy.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls := []struct{ name, body, want string }{
+		{"whoami", whoamiCall, `"org_code":"org_acme"`},
+		{"list_users", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_users","arguments":{"limit":5}}}`, `"users":[]`},
+	}
+	for _, call := range calls {
+		for _, d := range []struct {
+			name string
+			az   authz.Authorizer
+		}{{"rules", authz.Rules{}}, {"cedar", engine}} {
+			b.Run(call.name+"/"+d.name, func(b *testing.B) {
+				f := newFixture(b, fixtureOptions{authorizer: d.az})
+				token := f.token(b, "org_acme", "read:users")
+				for b.Loop() {
+					rec := f.post(token, call.body)
+					if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), call.want) {
+						b.Fatalf("%d %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		}
 	}
 }

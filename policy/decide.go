@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cedar-policy/cedar-go"
@@ -40,7 +41,10 @@ type trace struct {
 }
 
 // decide answers req at time now.
-func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (authz.Decision, trace) {
+//
+// A decision's slices (Missing, Policies) may be shared with other
+// decisions: callers do not modify them.
+func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (decision authz.Decision, tr trace) {
 	p, a := req.Principal, req.Action
 	if p == nil {
 		return authz.NoPrincipal(), trace{}
@@ -51,17 +55,27 @@ func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (aut
 		// operations follow the built-in rules.
 		return authz.Rules{}.Authorize(ctx, req), trace{rules: true}
 	}
-	principal := principalEntity(p)
+	view := viewOf(p)
+	var slot *atomic.Pointer[decided]
+	if req.Stage != authz.StageCall {
+		// Without the arguments, a list-time and a before-dispatch decision
+		// are the same question.
+		slot = view.remembered(s, tp.tool.index, now)
+		if d := slot.Load(); d != nil {
+			return d.decision, d.trace
+		}
+	}
+	principal := view.entity
 	ents := &entityStore{principal: principal, actions: s.schema.actions}
 
-	var args cedar.Value = cedar.NewRecord(nil)
+	var context cedar.Record
 	if req.Stage == authz.StageCall {
-		rec, err := cedarArgs(tp.tool.args, req.Args)
+		args, err := cedarArgs(tp.tool.args, req.Args)
 		if err != nil {
 			return authz.Decision{Reason: authz.ReasonPolicy, Message: fmt.Sprintf(
 				"%s is refused: its arguments cannot be given to the access policy (%v)", a.Name, err)}, trace{}
 		}
-		args = rec
+		context = view.contextRecord(args, now)
 	}
 	// Before the call, the organization of a global principal is not
 	// known yet (it names one in the arguments); an org-scoped principal's
@@ -73,13 +87,14 @@ func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (aut
 		resourceKnown = !p.Global()
 	}
 
-	var tr trace
 	var diag cedar.Diagnostic
 	if req.Stage == authz.StageCall || (!tp.readsArgs && (resourceKnown || !tp.readsResource)) {
 		// Nothing the policies read is unknown: an exact evaluation.
+		if req.Stage != authz.StageCall {
+			context = view.contextWithoutArgs(now)
+		}
 		tr.cedar, diag = cedar.Authorize(tp.policies, ents, cedar.Request{
-			Principal: principal.UID, Action: tp.tool.uid, Resource: resource.(cedar.EntityUID),
-			Context: contextRecord(p, args, now),
+			Principal: principal.UID, Action: tp.tool.uid, Resource: resource.(cedar.EntityUID), Context: context,
 		})
 	} else {
 		// A policy reads what is not known yet: it is ignored where it
@@ -87,6 +102,7 @@ func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (aut
 		// and a forbid as not matching — "possibly allowed". The call is
 		// decided again with everything known.
 		tr.partial = true
+		var args cedar.Value = emptyArgs
 		if tp.readsArgs {
 			args = batch.Ignore()
 		}
@@ -96,7 +112,7 @@ func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (aut
 		}
 		got := false
 		err := batch.Authorize(ctx, policies, ents, batch.Request{
-			Principal: principal.UID, Action: tp.tool.uid, Resource: resource, Context: contextRecord(p, args, now),
+			Principal: principal.UID, Action: tp.tool.uid, Resource: resource, Context: view.contextRecord(args, now),
 		}, func(r batch.Result) error {
 			tr.cedar, got = r.Decision, true
 			diag = cedar.Diagnostic{Reasons: slices.Clone(r.Diagnostic.Reasons), Errors: slices.Clone(r.Diagnostic.Errors)}
@@ -113,7 +129,11 @@ func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (aut
 	slices.Sort(tr.reasons)
 	tr.reasons = slices.Compact(tr.reasons)
 	tr.errors = diag.Errors
-	return s.interpret(req, tr), tr
+	decision = s.interpret(req, tr)
+	if slot != nil {
+		slot.Store(&decided{decision: decision, trace: tr})
+	}
+	return decision, tr
 }
 
 // interpret turns Cedar's answer into OrgScope's decision.
@@ -222,106 +242,3 @@ func (e *entityStore) Get(uid cedar.EntityUID) (cedar.Entity, bool) {
 }
 
 func orgUID(code string) cedar.EntityUID { return cedar.NewEntityUID(OrgType, cedar.String(code)) }
-
-// Kinds of principal.
-const (
-	KindMachine = "machine"
-	KindAgent   = "agent"
-)
-
-// kindOf tells a machine client acting for itself from an agent acting for
-// a person: client credentials (OrgScope's and Kinde's gty, Auth0's
-// "client-credentials"), or a subject that is the client itself.
-func kindOf(p *auth.Principal) string {
-	switch {
-	case p.GrantType == "client_credentials" || p.GrantType == "client-credentials":
-		return KindMachine
-	case p.Subject == "" || p.Subject == p.ClientID || p.Subject == p.ClientID+"@clients":
-		return KindMachine
-	}
-	return KindAgent
-}
-
-// principalEntity is the principal as the schema describes it: its id the
-// client id (the subject when the token names no client), in its
-// organization when org-scoped, its application properties as tags.
-func principalEntity(p *auth.Principal) cedar.Entity {
-	id := p.ClientID
-	if id == "" {
-		id = p.Subject
-	}
-	var parents cedar.EntityUIDSet
-	if !p.Global() {
-		parents = cedar.NewEntityUIDSet(orgUID(p.OrgCode))
-	}
-	ent := cedar.Entity{
-		UID:     cedar.NewEntityUID(ClientType, cedar.String(id)),
-		Parents: parents,
-		Attributes: cedar.NewRecord(cedar.RecordMap{
-			"kind":   cedar.String(kindOf(p)),
-			"global": cedar.Boolean(p.Global()),
-			"org":    cedar.String(p.OrgCode),
-			"scopes": grantedScopes(p.Scopes),
-		}),
-	}
-	if len(p.Properties) > 0 {
-		tags := make(cedar.RecordMap, len(p.Properties))
-		for k, v := range p.Properties {
-			tags[cedar.String(k)] = cedar.String(v)
-		}
-		ent.Tags = cedar.NewRecord(tags)
-	}
-	return ent
-}
-
-// grantedScopes is every scope the token's scopes grant under the
-// hierarchy, and the unknown ones it carries as they are.
-func grantedScopes(scopes []string) cedar.Set {
-	vals := make([]cedar.Value, 0, len(auth.AllScopes)+len(scopes))
-	for _, s := range auth.AllScopes {
-		if auth.Grants(scopes, s) {
-			vals = append(vals, cedar.String(s))
-		}
-	}
-	for _, s := range scopes {
-		if !slices.Contains(auth.AllScopes, s) {
-			vals = append(vals, cedar.String(s))
-		}
-	}
-	return cedar.NewSet(vals...)
-}
-
-func stringSet(ss []string) cedar.Set {
-	vals := make([]cedar.Value, len(ss))
-	for i, s := range ss {
-		vals[i] = cedar.String(s)
-	}
-	return cedar.NewSet(vals...)
-}
-
-// contextRecord is the context of a request: args (given, or ignored),
-// the token's scopes, subject, actor chain and purpose, the person an
-// agent acts for, and the time.
-func contextRecord(p *auth.Principal, args cedar.Value, now time.Time) cedar.Record {
-	now = now.UTC()
-	rm := cedar.RecordMap{
-		"args":        args,
-		"scopes":      stringSet(p.Scopes),
-		"subject":     cedar.String(p.Subject),
-		"actor_chain": stringSet(p.ActorChain),
-		"purpose":     cedar.String(p.Purpose),
-		"time": cedar.NewRecord(cedar.RecordMap{
-			"now":     cedar.NewDatetime(now),
-			"weekday": cedar.String(strings.ToLower(now.Weekday().String())),
-			"hour":    cedar.Long(now.Hour()),
-		}),
-	}
-	if kindOf(p) == KindAgent {
-		person := cedar.RecordMap{"id": cedar.String(p.Subject)}
-		if p.PersonRole != "" {
-			person["role"] = cedar.String(p.PersonRole)
-		}
-		rm["person"] = cedar.NewRecord(person)
-	}
-	return cedar.NewRecord(rm)
-}

@@ -60,8 +60,10 @@ type compiledSchema struct {
 }
 
 type toolInfo struct {
-	uid  cedar.EntityUID
-	args resolved.RecordType
+	// index numbers the tools, from 0, in catalog order.
+	index int
+	uid   cedar.EntityUID
+	args  resolved.RecordType
 	// ancestors are the action groups the tool is in.
 	ancestors []cedar.EntityUID
 }
@@ -98,7 +100,7 @@ func compileSchema(src []byte) (*compiledSchema, error) {
 	for uid, a := range rs.Actions {
 		cs.actions[uid] = a.Entity
 	}
-	for _, a := range authz.Tools() {
+	for i, a := range authz.Tools() {
 		uid := cedar.NewEntityUID(ActionType, cedar.String(a.Name))
 		act, ok := rs.Actions[uid]
 		if !ok || act.AppliesTo == nil {
@@ -109,7 +111,7 @@ func compileSchema(src []byte) (*compiledSchema, error) {
 		if !ok || !isRecord {
 			return nil, fmt.Errorf("%s: the context of %s has no args record", SchemaName, a.Name)
 		}
-		cs.tools[a.Name] = toolInfo{uid: uid, args: args, ancestors: ancestors(cs.actions, uid)}
+		cs.tools[a.Name] = toolInfo{index: i, uid: uid, args: args, ancestors: ancestors(cs.actions, uid)}
 	}
 	return cs, nil
 }

@@ -186,7 +186,7 @@ func Compile(name string, src []byte) (*Set, error) {
 			if !actionScopeMatches(a.Action, info) {
 				continue
 			}
-			tp.policies[id] = p
+			tp.policies[id] = withoutActionScope(p)
 			tp.readsArgs = tp.readsArgs || readsArgs(a)
 			tp.readsResource = tp.readsResource || readsResource(a)
 		}
@@ -290,6 +290,20 @@ func readsArgs(p *xast.Policy) bool {
 func isContext(n xast.IsNode) bool {
 	v, ok := n.(xast.NodeTypeVariable)
 	return ok && v.Name == "context"
+}
+
+// withoutActionScope returns p with an action scope that matches every
+// action, for the partition of one tool whose action its scope is known to
+// match already: evaluating `action in [...]` again on every decision
+// costs more than the rest of a typical policy.
+func withoutActionScope(p *cedar.Policy) *cedar.Policy {
+	xp := (*xast.Policy)(p.AST())
+	if _, all := xp.Action.(xast.ScopeTypeAll); all {
+		return p
+	}
+	np := *xp
+	np.Action = xast.ScopeTypeAll{}
+	return cedar.NewPolicyFromAST((*cedarast.Policy)(&np))
 }
 
 // resourceScopeAsCondition returns p, or for a forbid whose scope names
