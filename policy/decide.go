@@ -55,6 +55,19 @@ func (s *Set) decide(ctx context.Context, req authz.Request, now time.Time) (dec
 		// operations follow the built-in rules.
 		return authz.Rules{}.Authorize(ctx, req), trace{rules: true}
 	}
+	if req.Stage == authz.StageCall && !tp.readsArgs && !p.Global() && req.Org == p.OrgCode {
+		// No policy of this tool reads the arguments, and the organization
+		// is the one a decision without them assumes: the call is decided
+		// exactly as before dispatch (and that answer is kept for the
+		// second). Only approval is a question for the call alone.
+		before := req
+		before.Stage, before.Args = authz.StageRequest, nil
+		d, tr := s.decide(ctx, before, now)
+		if d.Allow {
+			d = s.withApproval(d, tr.reasons)
+		}
+		return d, tr
+	}
 	view := viewOf(p)
 	var slot *atomic.Pointer[decided]
 	if req.Stage != authz.StageCall {
@@ -159,15 +172,8 @@ func (s *Set) interpret(req authz.Request, tr trace) authz.Decision {
 				a.Name, quoteAll(broken), s.errorText(tr.errors))}
 		}
 		d := authz.Decision{Allow: true, Reason: authz.ReasonAllowed, Policies: ids}
-		if req.Stage == authz.StageCall && len(ids) > 0 {
-			d.NeedsApproval = true
-			for _, id := range tr.reasons {
-				d.NeedsApproval = d.NeedsApproval && s.info[id].approval
-			}
-		}
-		if d.NeedsApproval {
-			// The message says which policies ask for the approval, and why.
-			d.Message = s.describe(tr.reasons)
+		if req.Stage == authz.StageCall {
+			d = s.withApproval(d, tr.reasons)
 		}
 		return d
 	}
@@ -194,6 +200,20 @@ func (s *Set) interpret(req authz.Request, tr trace) authz.Decision {
 		d = authz.Decision{Reason: authz.ReasonPolicy, Message: fmt.Sprintf("%s is refused by %s", a.Name, s.describe(tr.reasons))}
 	}
 	d.Policies = ids
+	return d
+}
+
+// withApproval marks an allow at call time that needs a person's approval:
+// every permit that allowed it asks for one. Its message then says which,
+// and why.
+func (s *Set) withApproval(d authz.Decision, permits []cedar.PolicyID) authz.Decision {
+	d.NeedsApproval = len(permits) > 0
+	for _, id := range permits {
+		d.NeedsApproval = d.NeedsApproval && s.info[id].approval
+	}
+	if d.NeedsApproval {
+		d.Message = s.describe(permits)
+	}
 	return d
 }
 

@@ -223,6 +223,7 @@ func TestArguments(t *testing.T) {
 @id("json-props") forbid (principal, action == OrgScope::Action::"update_organization", resource)
 when { context.args has properties && context.args.properties like "*\"tier\":*" };
 @id("big-pages") forbid (principal, action == OrgScope::Action::"list_users", resource) when { context.args has limit && context.args.limit > 50 };
+@id("one-user") forbid (principal, action == OrgScope::Action::"get_user", resource) when { context.args.user_id == "usr_x" };
 `)))
 	if d := decide(t, s, acme, "set_feature_flag", authz.StageCall, map[string]any{"key": "dark_mode", "value": true}); d.Allow {
 		t.Errorf("a JSON true is the text true: %+v", d)
@@ -242,6 +243,10 @@ when { context.args has properties && context.args.properties like "*\"tier\":*"
 	}
 	if d := decide(t, s, acme, "get_user", authz.StageCall, map[string]any{}); d.Allow || !strings.Contains(d.Message, "args.user_id is missing") {
 		t.Errorf("a required argument missing: %+v", d)
+	}
+	// Where no policy reads the arguments, they are not looked at.
+	if d := decide(t, s, acme, "get_organization", authz.StageCall, map[string]any{"org_code": true}); !d.Allow {
+		t.Errorf("arguments no policy reads: %+v", d)
 	}
 }
 
