@@ -94,19 +94,35 @@ func (v *principalView) matches(p *auth.Principal) bool {
 		slices.Equal(v.actorChain, p.ActorChain) && maps.Equal(v.properties, p.Properties)
 }
 
-// views is a direct-mapped cache of principal views, by the principal's
-// address. A slot holds one view; a principal whose slot holds another's
-// (or an older version's: the fields are compared, never trusted) builds
-// its own. So it is bounded, needs no lock, and cannot give one principal
-// another's view.
+// views is a direct-mapped cache of principal views, by a hash of the
+// principal's fields (not its address: the resource server may hand out a
+// fresh copy of a token's principal on every call). A slot holds one view;
+// a principal whose slot holds another's builds its own, since the fields
+// are compared, never trusted. So it is bounded, needs no lock, and cannot
+// give one principal another's view.
 var (
 	views     [1024]atomic.Pointer[principalView]
 	viewsSeed = maphash.MakeSeed()
 )
 
+// viewSlot hashes the fields that tell principals apart most often.
+func viewSlot(p *auth.Principal) *atomic.Pointer[principalView] {
+	var h maphash.Hash
+	h.SetSeed(viewsSeed)
+	for _, s := range [...]string{p.ClientID, p.Subject, p.OrgCode, p.GrantType, p.PersonRole} {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	for _, s := range p.Scopes {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	return &views[h.Sum64()%uint64(len(views))]
+}
+
 // viewOf returns p's view, from the cache or built.
 func viewOf(p *auth.Principal) *principalView {
-	slot := &views[maphash.Comparable(viewsSeed, p)%uint64(len(views))]
+	slot := viewSlot(p)
 	if v := slot.Load(); v != nil && v.matches(p) {
 		return v
 	}
