@@ -184,6 +184,21 @@ func TestApprovalFlow(t *testing.T) {
 	if r := s.callApproved(t, agent, "delete_user", del(0), tk.ID); !r.IsError || !strings.Contains(r.text(), "still waiting for a person's decision") {
 		t.Errorf("use before the decision: %q", r.text())
 	}
+	raw := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_user","arguments":{"user_id":"` + victims[0] +
+		`"},"_meta":{"orgscope/approval_id":5}}}`
+	req, _ := http.NewRequest(http.MethodPost, s.Resource, strings.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+agent)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "orgscope/approval_id must be the approval's id, a string") {
+			t.Errorf("a number as the approval id: %s", body)
+		}
+	}
 
 	// 2. Neither a member nor an agent's own token may decide.
 	member := newHTTPBrowser(t)
@@ -217,7 +232,7 @@ func TestApprovalFlow(t *testing.T) {
 	}
 	action, fields := pg.form(t)
 	fields.Set("decision", "approve")
-	req, _ := http.NewRequest(http.MethodPost, s.URL+action, strings.NewReader(fields.Encode()))
+	req, _ = http.NewRequest(http.MethodPost, s.URL+action, strings.NewReader(fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://evil.example")
 	if resp, err := admin.client.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {

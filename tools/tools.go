@@ -79,7 +79,8 @@ func add[In, Out any](server *mcp.Server, svc *service.Service, t *mcp.Tool, cal
 		caller := service.MCPCaller(ctx, p)
 		if id, ok := req.Params.Meta[MetaApprovalID]; ok {
 			if caller.ApprovalID, ok = id.(string); !ok {
-				return errorResult("_meta " + MetaApprovalID + " must be the approval's id, a string"), nil
+				err := errors.New("_meta " + MetaApprovalID + " must be the approval's id, a string")
+				return errorResult(svc.RefuseInput(ctx, caller, t.Name, service.HashArguments(req.Params.Arguments), err).Error()), nil
 			}
 		}
 		var in In
