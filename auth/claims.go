@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -94,7 +95,46 @@ func (m ClaimMapping) Principal(claims map[string]json.RawMessage) (*Principal, 
 		}
 	}
 	slices.Sort(p.Scopes)
+	p.Properties = propertiesClaim(claims, "application_properties")
 	return p, nil
+}
+
+// maxProperties bounds the application properties read from a token.
+const maxProperties = 64
+
+// propertiesClaim reads application properties: an object whose members
+// are Kinde's {"v": "…"} or plain strings. Other values are skipped.
+func propertiesClaim(claims map[string]json.RawMessage, name string) map[string]string {
+	raw, ok := claims[name]
+	if !ok {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil || len(members) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(members)) {
+		if len(out) == maxProperties {
+			break
+		}
+		v := members[k]
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			out[k] = s
+			continue
+		}
+		var kinde struct {
+			V *string `json:"v"`
+		}
+		if json.Unmarshal(v, &kinde) == nil && kinde.V != nil {
+			out[k] = *kinde.V
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // lookupClaim finds a claim by name, or by a dotted path into objects.

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -177,5 +178,25 @@ func TestClaimMappingValidateTenant(t *testing.T) {
 		if p, err := (auth.ClaimMapping{TenantClaim: "org_id"}).Principal(claims); err != nil || p.OrgCode != raw {
 			t.Errorf("%q without ValidateTenant: %+v, %v", org, p, err)
 		}
+	}
+}
+
+// TestApplicationProperties: Kinde's {"v": …} members and plain strings
+// become the principal's properties; other values are skipped.
+func TestApplicationProperties(t *testing.T) {
+	claims := map[string]json.RawMessage{
+		"sub": json.RawMessage(`"c1"`), "client_id": json.RawMessage(`"c1"`),
+		"application_properties": json.RawMessage(`{"plan":{"v":"enterprise"},"region":"eu","seats":{"v":5},"n":3}`),
+	}
+	p, err := auth.ClaimMapping{}.Principal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"plan": "enterprise", "region": "eu"}; !maps.Equal(p.Properties, want) {
+		t.Errorf("properties %v, want %v", p.Properties, want)
+	}
+	delete(claims, "application_properties")
+	if p, _ := (auth.ClaimMapping{}).Principal(claims); p.Properties != nil {
+		t.Errorf("no claim: properties %v", p.Properties)
 	}
 }

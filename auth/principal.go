@@ -40,6 +40,14 @@ type Principal struct {
 	Purpose string
 	// KeyID is the kid of the key that signed the token, when it named one.
 	KeyID string
+	// Properties are the client's application properties, from the
+	// token's application_properties claim (Kinde's {"name":{"v":"…"}}, or
+	// plain strings).
+	Properties map[string]string
+	// PersonRole is the role (admin, member) of the person Subject names,
+	// when the resource server knows it: it is filled in for tokens of the
+	// embedded issuer's sign-in, from the store. Empty otherwise.
+	PersonRole string
 }
 
 // Global reports whether the principal is not bound to an organization.

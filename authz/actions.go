@@ -68,6 +68,12 @@ var actions = []Action{
 	{Name: "list_signing_keys", GlobalOnly: true, Group: GroupRead, OperatorOnly: true},
 	{Name: "rotate_signing_key", GlobalOnly: true, Group: GroupAdmin, OperatorOnly: true},
 	{Name: "retire_signing_key", GlobalOnly: true, Group: GroupAdmin, OperatorOnly: true},
+	// A person looks at and decides a call the policy lets run only with
+	// their approval, on the approval page; the service checks that they
+	// are an administrator of the organization.
+	{Name: "get_approval", Tenant: true, Group: GroupRead, OperatorOnly: true},
+	{Name: "approve_call", Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "deny_call", Tenant: true, Group: GroupAdmin, OperatorOnly: true},
 }
 
 // Actions returns every action.

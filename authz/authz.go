@@ -46,6 +46,9 @@ const (
 	ReasonPolicy            = "policy"
 	ReasonValidation        = "validation"
 	ReasonNoPrincipal       = "no_principal"
+	// ReasonApprovalRequired: the policy allows the call only with a
+	// person's approval, which it does not have (yet).
+	ReasonApprovalRequired = "approval_required"
 )
 
 // Decision is the answer to a Request.
@@ -58,8 +61,12 @@ type Decision struct {
 	// Missing lists the scopes the principal lacks, for a 403 challenge.
 	Missing []string
 	// Policies are the ids of the policies that decided, when a policy
-	// engine did.
+	// engine did: the forbids that refused, or the permits that allowed.
 	Policies []string
+	// NeedsApproval, on an allow at StageCall, says that the call may run
+	// only with a person's approval: every policy that allowed it asks for
+	// one.
+	NeedsApproval bool
 }
 
 // Authorizer decides. Implementations are safe for concurrent use and do
@@ -80,22 +87,46 @@ var _ Authorizer = Rules{}
 func (Rules) Authorize(_ context.Context, req Request) Decision {
 	p, a := req.Principal, req.Action
 	if p == nil {
-		return Decision{Reason: ReasonNoPrincipal, Message: "this call carries no verified access token"}
+		return NoPrincipal()
 	}
 	if missing := auth.Missing(p.Scopes, a.Scopes); len(missing) > 0 {
-		return Decision{Reason: ReasonInsufficientScope, Missing: missing,
-			Message: fmt.Sprintf("%s needs scope %s, which this access token lacks; request a token with it",
-				a.Name, strings.Join(missing, " "))}
+		return InsufficientScope(a, missing)
 	}
 	if a.GlobalOnly && !p.Global() {
-		return Decision{Reason: ReasonGlobalOnly,
-			Message: fmt.Sprintf("%s is for administrators: it needs a global token (one without org_code); "+
-				"this token is bound to %s", a.Name, p.OrgCode)}
+		return GlobalOnly(a, p)
 	}
 	if req.Stage == StageCall && a.Tenant && !p.Global() && req.Org != p.OrgCode {
-		return Decision{Reason: ReasonTenant, Message: OrgNotFound(req.Org)}
+		return Tenant(req.Org)
 	}
 	return Decision{Allow: true, Reason: ReasonAllowed}
+}
+
+// NoPrincipal is the refusal of a request that carries no verified
+// principal.
+func NoPrincipal() Decision {
+	return Decision{Reason: ReasonNoPrincipal, Message: "this call carries no verified access token"}
+}
+
+// InsufficientScope is the refusal of a that lacks the scopes missing: a
+// 403 before dispatch, naming them.
+func InsufficientScope(a Action, missing []string) Decision {
+	return Decision{Reason: ReasonInsufficientScope, Missing: missing,
+		Message: fmt.Sprintf("%s needs scope %s, which this access token lacks; request a token with it",
+			a.Name, strings.Join(missing, " "))}
+}
+
+// GlobalOnly is the refusal of a global-only action to an org-scoped
+// principal.
+func GlobalOnly(a Action, p *auth.Principal) Decision {
+	return Decision{Reason: ReasonGlobalOnly,
+		Message: fmt.Sprintf("%s is for administrators: it needs a global token (one without org_code); "+
+			"this token is bound to %s", a.Name, p.OrgCode)}
+}
+
+// Tenant is the refusal of an organization the principal may not act on:
+// the same words as for one that does not exist.
+func Tenant(org string) Decision {
+	return Decision{Reason: ReasonTenant, Message: OrgNotFound(org)}
 }
 
 // OrgNotFound is the answer to naming an organization one may not see: the

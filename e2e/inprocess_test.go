@@ -15,8 +15,10 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/internal/tokentest"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/policy"
 	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/sqlite"
@@ -57,8 +59,19 @@ func newInproc(tb testing.TB, dbPath string) *inproc {
 	return f
 }
 
-// newInprocOn assembles the server over st.
+// newInprocOn assembles the server over st, deciding with the built-in
+// access policy as app.Run does without --policy.
 func newInprocOn(tb testing.TB, st store.Store) *inproc {
+	tb.Helper()
+	engine, err := policy.New(policy.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return newInprocWith(tb, st, engine)
+}
+
+// newInprocWith assembles the server over st with the decision point az.
+func newInprocWith(tb testing.TB, st store.Store, az authz.Authorizer) *inproc {
 	tb.Helper()
 	iss := tokentest.NewIssuer(tb, inprocURL)
 	jwt, err := auth.NewJWTVerifier(auth.JWTOptions{
@@ -68,7 +81,7 @@ func newInprocOn(tb testing.TB, st store.Store) *inproc {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc := service.New(service.Options{Store: st})
+	svc := service.New(service.Options{Store: st, Authorizer: az})
 	tb.Cleanup(svc.Close)
 	h, err := mcpserver.New(mcpserver.Options{
 		PublicURL: inprocURL, Service: svc, Store: st, Verifier: auth.NewCachingVerifier(jwt, nil),

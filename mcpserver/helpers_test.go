@@ -12,6 +12,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/internal/tokentest"
 	"github.com/orgscope/orgscope/mcpserver"
 	"github.com/orgscope/orgscope/service"
@@ -32,6 +33,9 @@ type fixture struct {
 type fixtureOptions struct {
 	verifier func(jwt auth.Verifier) auth.Verifier // wraps the JWT verifier; nil: as shipped (cached)
 	options  func(*mcpserver.Options)
+	// authorizer is the service's decision point; nil: the service's
+	// default (authz.Rules).
+	authorizer authz.Authorizer
 }
 
 func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
@@ -59,7 +63,7 @@ func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 	if fo.verifier != nil {
 		v = fo.verifier(jwt)
 	}
-	svc := service.New(service.Options{Store: st})
+	svc := service.New(service.Options{Store: st, Authorizer: fo.authorizer})
 	tb.Cleanup(svc.Close)
 	opts := mcpserver.Options{
 		PublicURL: publicURL, Service: svc, Store: st, Verifier: v, AuthorizationServers: []string{publicURL},

@@ -21,6 +21,7 @@ import (
 	"github.com/orgscope/orgscope/internal/problem"
 	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/telemetry"
+	"github.com/orgscope/orgscope/tools"
 	"github.com/orgscope/orgscope/wellknown"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	// /oauth2/; AuthServerMetadata is then served at the well-known paths.
 	AuthServer         http.Handler
 	AuthServerMetadata *oauthex.AuthServerMeta
+	// Console, when set, is the approval page (and later the admin
+	// console), mounted at /console/.
+	Console http.Handler
 	// AllowedOrigins are browser origins, besides the server's own (and
 	// loopback ones for a loopback server), that may call /mcp; "*" allows all.
 	AllowedOrigins []string
@@ -110,7 +114,14 @@ type Options struct {
 type Server struct {
 	handler  http.Handler
 	resource string
+	mcp      *mcp.Server
+	service  *service.Service
 }
+
+// ToolsChanged tells MCP clients listening for notifications that the
+// tools they may call may have changed: the server calls it when the
+// access policy is reloaded.
+func (s *Server) ToolsChanged() { tools.Relist(s.mcp, tools.Options{Service: s.service}) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -208,7 +219,7 @@ func New(opts Options) (*Server, error) {
 	if opts.TracerProvider != nil {
 		handler = traced(opts.TracerProvider, handler)
 	}
-	return &Server{handler: handler, resource: public.String() + MCPPath}, nil
+	return &Server{handler: handler, resource: public.String() + MCPPath, mcp: server, service: opts.Service}, nil
 }
 
 // routes builds the routes of the server as it is named name: its
@@ -246,6 +257,9 @@ func routes(opts Options, name, public *url.URL, mcpHandler http.Handler, perPri
 	if opts.AuthServer != nil {
 		// The issuer limits its own callers per address.
 		mux.Handle("/oauth2/", opts.AuthServer)
+	}
+	if opts.Console != nil {
+		mux.Handle("/console/", opts.Console)
 	}
 	authn := auth.Middleware(auth.MiddlewareOptions{
 		Verifier:            opts.Verifier,

@@ -118,31 +118,30 @@ func (w *auditWriter) close() {
 }
 
 // canonicalArgs returns an operation's input as JSON values (objects as
-// maps, numbers exact) for the decision point, and the hex SHA-256 of its
-// canonical JSON: object members sorted by name, no insignificant
-// whitespace. The hash identifies the arguments in the audit trail without
-// keeping them.
-func canonicalArgs(in any) (map[string]any, string) {
+// maps, numbers exact) for the decision point, the hex SHA-256 of its
+// canonical JSON — object members sorted by name, no insignificant
+// whitespace — and that JSON. The hash identifies the arguments in the
+// audit trail without keeping them.
+func canonicalArgs(in any) (args map[string]any, hash string, canonical []byte) {
 	raw, err := json.Marshal(in)
 	if err != nil {
-		return nil, ""
+		return nil, "", nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if dec.Decode(&v) != nil {
-		return nil, ""
+		return nil, "", nil
 	}
-	canonical, err := json.Marshal(v) // maps marshal with sorted keys
-	if err != nil {
-		return nil, ""
+	if canonical, err = json.Marshal(v); err != nil { // maps marshal with sorted keys
+		return nil, "", nil
 	}
 	sum := sha256.Sum256(canonical)
-	args, _ := v.(map[string]any)
+	args, _ = v.(map[string]any)
 	if args == nil {
 		args = map[string]any{}
 	}
-	return args, hex.EncodeToString(sum[:])
+	return args, hex.EncodeToString(sum[:]), canonical
 }
 
 // HashArguments is the params_sha256 of raw JSON arguments: the hex

@@ -40,12 +40,29 @@ type Options struct {
 	// server of this process then refuses the client's tokens at once,
 	// ahead of its next poll of the store.
 	CutOff func(store.ClientCutoff)
+	// ApprovalURL returns the address of the page where a person decides
+	// approval id. Nil means there is no such page (an external issuer
+	// signs people in): a call the policy lets run only with a person's
+	// approval is then refused, saying so.
+	ApprovalURL func(id string) string
+	// ApprovalTTL is how long an approval can be decided and then used;
+	// zero means DefaultApprovalTTL.
+	ApprovalTTL time.Duration
+	// MaxPendingApprovals bounds the approvals one client may have waiting
+	// in one organization; zero means DefaultMaxPendingApprovals.
+	MaxPendingApprovals int
 }
 
 // DefaultLongestTokenTTL is Options.LongestTokenTTL when zero: the longest
 // access-token lifetime the server accepts without
 // --allow-long-token-ttl.
 const DefaultLongestTokenTTL = 24 * time.Hour
+
+// Defaults of Options.
+const (
+	DefaultApprovalTTL         = 15 * time.Minute
+	DefaultMaxPendingApprovals = 20
+)
 
 // Service performs OrgScope's operations. It is safe for concurrent use;
 // Close stops its audit writer.
@@ -59,6 +76,7 @@ type Service struct {
 	signingKeys  SigningKeyManager
 	longestTTL   time.Duration
 	cutOff       func(store.ClientCutoff)
+	approvals    approvalOptions
 }
 
 // New returns a service over opts.Store.
@@ -82,6 +100,13 @@ func New(opts Options) *Service {
 	}
 	if s.passwordCost == 0 {
 		s.passwordCost = credential.DefaultPasswordCost
+	}
+	s.approvals = approvalOptions{url: opts.ApprovalURL, ttl: opts.ApprovalTTL, maxPending: opts.MaxPendingApprovals}
+	if s.approvals.ttl <= 0 {
+		s.approvals.ttl = DefaultApprovalTTL
+	}
+	if s.approvals.maxPending <= 0 {
+		s.approvals.maxPending = DefaultMaxPendingApprovals
 	}
 	s.audit = newAuditWriter(opts.Store, s.log)
 	return s
@@ -113,6 +138,10 @@ type Caller struct {
 	Command string
 	// RequestID and TraceID tie the audit event to the logs and traces.
 	RequestID, TraceID string
+	// ApprovalID names a person's approval of this call, for a call the
+	// policy lets run only with one (a tool call's
+	// _meta["orgscope/approval_id"]).
+	ApprovalID string
 }
 
 // MCPCaller is the caller of a tool call: the verified principal, and the
@@ -166,6 +195,9 @@ type Error struct {
 	Missing []string
 	// Policies are the ids of the policies that decided a KindDenied.
 	Policies []string
+	// Approval, on a refusal for want of a person's approval, says where
+	// the person gives it and which approval to name when calling again.
+	Approval *ApprovalTicket
 	Err      error
 }
 
@@ -236,7 +268,7 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 		panic("service: " + op.name + " is not an action of the catalog")
 	}
 	ev := s.newEvent(c, op.name)
-	args, hash := canonicalArgs(in)
+	_, hash, received := canonicalArgs(in)
 	ev.ParamsSHA256 = hash
 	if c.Principal == nil {
 		return zero, s.refuse(ctx, ev, &Error{Kind: KindDenied, Reason: authz.ReasonNoPrincipal, Message: "this call carries no verified principal"})
@@ -263,6 +295,9 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 	if err != nil {
 		return zero, s.refuse(ctx, ev, err)
 	}
+	// The policy reads the arguments as checked (trimmed, normalised):
+	// what it decides about is what runs.
+	args, _, _ := canonicalArgs(in)
 	d := s.authz.Authorize(ctx, authz.Request{Principal: c.Principal, Action: action, Org: org, Args: args, Stage: authz.StageCall})
 	ev.Policies = d.Policies
 	if !d.Allow {
@@ -275,12 +310,30 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 			Missing: d.Missing, Policies: d.Policies})
 	}
 
+	// A call the policy lets run only with a person's approval asks for one,
+	// or runs with the approval it names, which it then uses up.
+	var approval *store.ApprovalKey
+	if d.NeedsApproval {
+		key := store.ApprovalKey{OrgCode: org, ClientID: c.Principal.ClientID, Subject: c.Principal.Subject,
+			Tool: op.name, ParamsSHA256: hash}
+		if c.ApprovalID == "" {
+			return zero, s.askApproval(ctx, c, ev, key, received, d)
+		}
+		approval = &key
+	}
+
 	ev.Decision = "allow"
 	var out Out
 	if op.write {
 		err = s.store.InTx(ctx, func(tx store.Tx) error {
 			if err := orgExists(ctx, tx, c.Principal, action, org); err != nil {
 				return err
+			}
+			if approval != nil {
+				if err := s.useApproval(ctx, tx, *approval, c.ApprovalID); err != nil {
+					return err
+				}
+				ev.Reason = "approved:" + c.ApprovalID
 			}
 			var err error
 			if out, err = op.do(ctx, tx, org, &in); err != nil {
@@ -297,6 +350,11 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 		})
 	} else {
 		err = orgExists(ctx, s.store, c.Principal, action, org)
+		if err == nil && approval != nil {
+			if err = s.useApproval(ctx, s.store, *approval, c.ApprovalID); err == nil {
+				ev.Reason = "approved:" + c.ApprovalID
+			}
+		}
 		if err == nil {
 			out, err = op.do(ctx, s.store, org, &in)
 		}

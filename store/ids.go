@@ -19,4 +19,8 @@ const (
 	UserIDPrefix  = "usr_"
 	EventIDPrefix = "evt_"
 	GrantIDPrefix = "grt_"
+	// ApprovalIDPrefix: approvals' IDs are in the URL of the approval
+	// page; the 74 random bits of a version 7 UUID make them unguessable
+	// (and the page is only for the organization's administrators).
+	ApprovalIDPrefix = "apr_"
 )

@@ -102,6 +102,7 @@ type Tx interface {
 	GrantStore
 	AuditStore
 	DenylistStore
+	ApprovalStore
 }
 
 // OrgStore keeps organizations (tenants).
@@ -341,4 +342,36 @@ type DenylistStore interface {
 	// GetClientCutoff returns the client's cutoff; ErrNotFound if it has
 	// none that has not expired.
 	GetClientCutoff(ctx context.Context, clientID string) (ClientCutoff, error)
+}
+
+// ApprovalStore keeps approvals: a person's decision on a call the access
+// policy lets run only once someone approves it. Every method is keyed by
+// org, like the records of a tenant.
+type ApprovalStore interface {
+	// CreateApproval stores a, which must be pending. ErrConflict if the
+	// ID exists.
+	CreateApproval(ctx context.Context, a Approval) (Approval, error)
+	// GetApproval returns one approval of the org; ErrNotFound if the org
+	// has none with that ID.
+	GetApproval(ctx context.Context, orgCode, id string) (Approval, error)
+	// PendingApproval returns the newest approval for exactly the call key
+	// names that is still pending and not expired at at; ErrNotFound if
+	// there is none.
+	PendingApproval(ctx context.Context, key ApprovalKey, at time.Time) (Approval, error)
+	// CountPendingApprovals counts the org's approvals of one client that
+	// are pending and not expired at at.
+	CountPendingApprovals(ctx context.Context, orgCode, clientID string, at time.Time) (int, error)
+	// DecideApproval records a person's decision (ApprovalApproved or
+	// ApprovalDenied) on a pending approval not expired at at, and returns
+	// it. ErrNotFound if the org has no such approval; ErrConflict, with
+	// the approval as it stands, if it is no longer pending or has expired.
+	DecideApproval(ctx context.Context, orgCode, id string, status ApprovalStatus, decidedBy string, at time.Time) (Approval, error)
+	// UseApproval marks an approval used: only one that is approved, not
+	// expired at at, and for exactly the call key names. So an approval
+	// allows one call. ErrNotFound if the org has no such approval;
+	// ErrConflict, with the approval as it stands, if it cannot be used.
+	UseApproval(ctx context.Context, key ApprovalKey, id string, at time.Time) (Approval, error)
+	// DeleteApprovalsExpiredBefore removes the approvals that expired
+	// before cutoff, and returns how many.
+	DeleteApprovalsExpiredBefore(ctx context.Context, cutoff time.Time) (int, error)
 }

@@ -365,3 +365,57 @@ type ClientCutoff struct {
 	ExpiresAt time.Time
 	ChangedAt time.Time
 }
+
+// ApprovalStatus is where an approval stands.
+type ApprovalStatus string
+
+// The statuses of an approval. A pending approval waits for a person; an
+// approved one allows one call, after which it is used.
+const (
+	ApprovalPending  ApprovalStatus = "pending"
+	ApprovalApproved ApprovalStatus = "approved"
+	ApprovalDenied   ApprovalStatus = "denied"
+	ApprovalUsed     ApprovalStatus = "used"
+)
+
+// MaxApprovalArgsBytes bounds the arguments an approval keeps to show the
+// person deciding.
+const MaxApprovalArgsBytes = 8 << 10
+
+// Approval is a person's decision on one call that the access policy lets
+// run only with approval: the call is named by who makes it (client and
+// subject), the tool and the hash of its arguments, and the decision
+// allows that call once, before ExpiresAt.
+type Approval struct {
+	ID      string `json:"id"`
+	OrgCode string `json:"org_code"`
+	// The principal that asked, as the audit trail names it.
+	ClientID   string   `json:"client_id"`
+	Subject    string   `json:"subject"`
+	ActorChain []string `json:"actor_chain,omitempty"`
+	Purpose    string   `json:"purpose,omitempty"`
+	Tool       string   `json:"tool"`
+	// ParamsSHA256 is the audit trail's hash of the arguments; Args their
+	// canonical JSON, at most MaxApprovalArgsBytes (cut short beyond), to
+	// show the person deciding.
+	ParamsSHA256 string `json:"params_sha256"`
+	Args         string `json:"args"`
+	// Policies are the ids of the policies that asked for approval.
+	Policies  []string       `json:"policies,omitempty"`
+	Status    ApprovalStatus `json:"status"`
+	DecidedBy string         `json:"decided_by,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	DecidedAt time.Time      `json:"decided_at,omitzero"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	UsedAt    time.Time      `json:"used_at,omitzero"`
+}
+
+// ApprovalKey is the call an approval is for.
+type ApprovalKey struct {
+	OrgCode, ClientID, Subject, Tool, ParamsSHA256 string
+}
+
+// Key returns the call a is for.
+func (a Approval) Key() ApprovalKey {
+	return ApprovalKey{OrgCode: a.OrgCode, ClientID: a.ClientID, Subject: a.Subject, Tool: a.Tool, ParamsSHA256: a.ParamsSHA256}
+}

@@ -152,3 +152,21 @@ func (m *Metrics) StorePool(stats func() (inUse, idle, max int)) {
 		}))
 	}
 }
+
+// PolicyReloads reports the access policy's reloads, read when scraped:
+// those that put a new policy in force and those refused.
+func (m *Metrics) PolicyReloads(stats func() (ok, refused uint64)) {
+	if m == nil || stats == nil {
+		return
+	}
+	for i, result := range []string{"ok", "refused"} {
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "orgscope_policy_reloads_total",
+			Help:        "Access policy reloads, by result: ok (a new policy is in force) or refused (the file did not load; the previous policy stays).",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 {
+			ok, refused := stats()
+			return float64([]uint64{ok, refused}[i])
+		}))
+	}
+}

@@ -40,7 +40,7 @@ func TestTracingExportsWithServiceAndVersion(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range spans[0].Resource.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.AsString()
 	}
 	if attrs["service.name"] != "orgscope" || attrs["service.version"] != "v1.2.3" {
 		t.Errorf("resource %v, want service.name orgscope and service.version v1.2.3", attrs)
@@ -58,6 +58,7 @@ func TestMetricsExposition(t *testing.T) {
 	m.StoreCall("get_user", "unavailable", time.Second)
 	m.RateLimited("org")
 	m.StorePool(func() (int, int, int) { return 2, 3, 10 })
+	m.PolicyReloads(func() (uint64, uint64) { return 4, 1 })
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, want := range []string{
@@ -71,6 +72,8 @@ func TestMetricsExposition(t *testing.T) {
 		`orgscope_rate_limited_total{limit="org"} 1`,
 		`orgscope_store_pool_connections{state="in_use"} 2`,
 		`orgscope_store_pool_connections{state="max"} 10`,
+		`orgscope_policy_reloads_total{result="ok"} 4`,
+		`orgscope_policy_reloads_total{result="refused"} 1`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(rec.Body.String(), want) {

@@ -22,6 +22,22 @@ type Options struct {
 	Service *service.Service
 }
 
+// The _meta keys of approvals: a tool error for a call that needs a
+// person's approval carries MetaApproval ({"id", "url", "expires_at"});
+// the call repeated with MetaApproval's id as MetaApprovalID runs once the
+// person has approved it.
+const (
+	MetaApproval   = "orgscope/approval"
+	MetaApprovalID = "orgscope/approval_id"
+)
+
+// Relist tells clients listening for notifications that the tools they may
+// call may have changed (the access policy was reloaded). The go-sdk sends
+// notifications/tools/list_changed only when a tool is added or removed,
+// and has no call to send it otherwise; adding whoami again, unchanged, is
+// the least intrusive way to make it send one.
+func Relist(server *mcp.Server, opts Options) { registerWhoami(server, opts.Service) }
+
 // MaxResultBytes bounds one tool answer: a larger one is refused with a
 // tool error asking for a smaller page, rather than built and sent. With
 // the bounded batch it bounds what one request can make the server hold.
@@ -62,6 +78,12 @@ func add[In, Out any](server *mcp.Server, svc *service.Service, t *mcp.Tool, cal
 			return errorResult("this call carries no verified access token"), nil
 		}
 		caller := service.MCPCaller(ctx, p)
+		if id, ok := req.Params.Meta[MetaApprovalID]; ok {
+			if caller.ApprovalID, ok = id.(string); !ok {
+				err := errors.New("_meta " + MetaApprovalID + " must be the approval's id, a string")
+				return errorResult(svc.RefuseInput(ctx, caller, t.Name, service.HashArguments(req.Params.Arguments), err).Error()), nil
+			}
+		}
 		var in In
 		if err := decodeArguments(req.Params.Arguments, &in); err != nil {
 			return errorResult(svc.RefuseInput(ctx, caller, t.Name, service.HashArguments(req.Params.Arguments), err).Error()), nil
@@ -70,7 +92,13 @@ func add[In, Out any](server *mcp.Server, svc *service.Service, t *mcp.Tool, cal
 		if err != nil {
 			var e *service.Error
 			if errors.As(err, &e) {
-				return errorResult(e.Message), nil
+				res := errorResult(e.Message)
+				if e.Approval != nil {
+					// Where a person approves the call, for clients that
+					// can open it; the message says the same for the model.
+					res.Meta = mcp.Meta{MetaApproval: e.Approval}
+				}
+				return res, nil
 			}
 			return errorResult("internal error; nothing was changed"), nil
 		}

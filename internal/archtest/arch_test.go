@@ -93,7 +93,9 @@ func under(pkg, prefix string) bool {
 // authserver; store is the bottom of the graph; auth and wellknown know
 // nothing of tools or of each other's callers; the decision point (authz)
 // depends on nothing but auth, and the service on nothing that serves a
-// way in (tools, mcpserver, the issuer), so every way in can use it.
+// way in (tools, mcpserver, the issuer), so every way in can use it. The
+// policy engine is one more authorizer (it knows authz and auth only), and
+// the console a way in beside mcpserver, which mounts it as a handler.
 func TestImportDirection(t *testing.T) {
 	pkgs := packages(t)
 	if len(pkgs) < 8 {
@@ -104,11 +106,13 @@ func TestImportDirection(t *testing.T) {
 		forbidden []string
 		onlyStore bool
 	}{
-		{pkg: "mcpserver", forbidden: []string{"authserver", "cmd"}},
+		{pkg: "mcpserver", forbidden: []string{"authserver", "cmd", "console", "policy"}},
 		{pkg: "tools", forbidden: []string{"authserver", "mcpserver", "wellknown", "cmd", "store/sqlite", "store/postgres"}},
 		{pkg: "auth", forbidden: []string{"authserver", "tools", "mcpserver", "store", "wellknown", "cmd", "service", "authz"}},
 		{pkg: "authz", forbidden: []string{"authserver", "tools", "mcpserver", "store", "wellknown", "cmd", "service"}},
-		{pkg: "service", forbidden: []string{"authserver", "tools", "mcpserver", "wellknown", "cmd"}},
+		{pkg: "service", forbidden: []string{"authserver", "tools", "mcpserver", "wellknown", "cmd", "policy", "console"}},
+		{pkg: "policy", forbidden: []string{"authserver", "tools", "mcpserver", "store", "wellknown", "cmd", "service", "console"}},
+		{pkg: "console", forbidden: []string{"authserver", "tools", "mcpserver", "wellknown", "cmd", "store/sqlite", "store/postgres", "policy"}},
 		{pkg: "wellknown", forbidden: []string{"authserver", "tools", "mcpserver", "auth", "store", "cmd"}},
 		{pkg: "authserver", forbidden: []string{"mcpserver", "tools", "wellknown", "cmd"}},
 		{pkg: "store", onlyStore: true},

@@ -36,6 +36,7 @@ Commands:
   keys list|rotate|retire
                     the embedded issuer's signing keys: list them, rotate to a new
                     one, or retire one at once
+  policy            the access policy: default, schema, validate, test, explain
   seed              fill a database with synthetic tenants (org_s00001…) for load tests
   version           print the version, commit, build time and Go version (also --version)
   help              print this help (also -h, --help)
@@ -51,6 +52,7 @@ Examples:
   orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
   orgscope keys rotate --key-encryption-key-file /etc/orgscope/kek
   orgscope keys retire KID
+  orgscope policy default > policy.cedar && orgscope policy test --policy policy.cedar tests.json
   orgscope seed --orgs N --users M
 
 Run "orgscope <command> -h" for a command's flags ("orgscope serve -h" for the
@@ -160,6 +162,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.keysRetire(ctx, args)
 	case "seed":
 		return c.seed(ctx, args)
+	case "policy":
+		return c.policyCommand(ctx, args)
 	}
 	return &usageError{err: fmt.Errorf("unknown command %q", cmd), hint: `run "orgscope -h" for the commands`}
 }

@@ -90,6 +90,13 @@ type Config struct {
 	// CIMDAllowPrivate lets Client ID Metadata Documents live on private and
 	// loopback addresses (development only).
 	CIMDAllowPrivate bool
+	// PolicyFile is the access policy (Cedar); empty means the built-in
+	// policy. It is reloaded when it changes and on SIGHUP; a file that
+	// does not compile is refused at start and ignored on reload.
+	PolicyFile string
+	// PolicyPollInterval is how often PolicyFile is checked for changes;
+	// zero means policy.DefaultPollInterval.
+	PolicyPollInterval time.Duration
 	// Issuers, when any, switch OrgScope to external-issuer mode: it issues
 	// nothing, its PRM points at these issuers, and it accepts their tokens.
 	Issuers []auth.Issuer

@@ -60,8 +60,10 @@ type command struct {
 	positional string
 	arg        string
 	// missing, when set, is the message for a command run without its
-	// argument; empty means "need <positional>".
-	missing string
+	// argument; empty means "need <positional>". optional lets the command
+	// run without it.
+	missing  string
+	optional bool
 }
 
 type setFailure struct {
@@ -120,7 +122,7 @@ func (c *command) parse(args []string, stdout io.Writer, getenv func(string) str
 	if c.fs.NArg() > 0 {
 		return &usageError{err: fmt.Errorf("unexpected argument %q", c.fs.Arg(0)), hint: c.hint()}
 	}
-	if c.positional != "" && c.arg == "" {
+	if c.positional != "" && c.arg == "" && !c.optional {
 		msg := c.missing
 		if msg == "" {
 			msg = "need " + c.positional

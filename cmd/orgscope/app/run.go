@@ -11,13 +11,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/authserver"
+	"github.com/orgscope/orgscope/console"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/policy"
 	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/postgres"
@@ -86,13 +90,28 @@ func Run(ctx context.Context, cfg Config) error {
 	resource := mcpserver.Resource(publicURL)
 	warnings(cfg, publicURL, useTLS, logger)
 
+	engine, err := policy.New(policy.Options{File: cfg.PolicyFile, PollInterval: cfg.PolicyPollInterval, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("%s refused:\n%w", flagRef("policy"), err)
+	}
+	metrics.PolicyReloads(func() (ok, refused uint64) {
+		st := engine.Stats()
+		return st.Reloads, st.Failures
+	})
 	// What this process revokes or cuts off reaches its own resource
 	// server at once; the other replicas read it from the store.
 	local := &localRevocations{}
-	svc := service.New(service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger, Now: cfg.Now,
-		LongestTokenTTL: max(cfg.TokenTTL, service.DefaultLongestTokenTTL), CutOff: local.cutOff})
+	svcOpts := service.Options{Store: st, PasswordCost: cfg.PasswordCost, Logger: logger, Now: cfg.Now, Authorizer: engine,
+		LongestTokenTTL: max(cfg.TokenTTL, service.DefaultLongestTokenTTL), CutOff: local.cutOff}
+	if len(cfg.Issuers) == 0 {
+		// People sign in to the embedded issuer, so the console can show
+		// them the calls that need their approval.
+		svcOpts.ApprovalURL = func(id string) string { return console.ApprovalURL(publicURL, id) }
+	}
+	svc := service.New(svcOpts)
 	defer svc.Close()
 	go auditJanitor(ctx, svc, cfg.AuditRetention, logger)
+	go approvalJanitor(ctx, svc, logger)
 
 	opts := mcpserver.Options{
 		PublicURL:      publicURL,
@@ -121,6 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	watchPolicy(ctx, cfg, engine, handler, logger)
 
 	srv := newHTTPServer(ctx, handler, defaultHTTPLimits, logger)
 	if useTLS {
@@ -253,10 +273,33 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	cached := auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Now: cfg.Now, Observe: opts.Metrics.VerificationCache})
 	denylist := auth.NewDenylistVerifier(ctx, keys.Guard(cached), revocationFeed(st), &auth.DenylistOptions{Logger: logger, Now: cfg.Now})
 	local.denylist.Store(denylist)
-	opts.Verifier = embeddedVerifier(denylist, issuer)
+	opts.Verifier = withPersonRoles(embeddedVerifier(denylist, issuer), st)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
 	opts.AuthServerMetadata = issuer.Metadata()
+	return approvalConsole(ctx, st, publicURL, resource, logger, opts)
+}
+
+// approvalConsole sets up the console where people approve the calls the
+// policy leaves to them: a confidential client of the embedded issuer
+// whose secret every replica derives from the signing key they share.
+func approvalConsole(ctx context.Context, st store.Store, publicURL, resource string, logger *slog.Logger, opts *mcpserver.Options) error {
+	keys, err := st.SigningKeys(ctx)
+	if err != nil || len(keys) == 0 {
+		return fmt.Errorf("console: read the signing key: %w", cmp.Or(err, errors.New("no signing key")))
+	}
+	client, secret := console.Client(publicURL, keys[len(keys)-1].PrivateKey) // the oldest key: it outlives new ones
+	if err := console.EnsureClient(ctx, st, client); err != nil {
+		return fmt.Errorf("console: register its client: %w", err)
+	}
+	con, err := console.New(console.Options{
+		PublicURL: publicURL, Resource: resource, Service: opts.Service, Verifier: opts.Verifier,
+		Issuer: opts.AuthServer, Client: client, ClientSecret: secret, Clients: st, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	opts.Console = con
 	return nil
 }
 
@@ -288,6 +331,84 @@ func keyWarnings(cfg Config, encrypting bool, issuer *authserver.Server, logger 
 	if n := issuer.UnencryptedKeys(); n > 0 && encrypting {
 		logger.Warn("signing keys made before a key-encryption key was given are stored unencrypted; "+
 			"orgscope keys rotate replaces them with encrypted ones", "unencrypted_keys", n)
+	}
+}
+
+// withPersonRoles adds, to principals of the embedded issuer's sign-in
+// (their subject is a person of their organization), the person's role as
+// the store has it now, which policies read as context.person.role. One
+// indexed read per call of such a token; machine clients' calls pay
+// nothing.
+func withPersonRoles(v auth.Verifier, st store.Store) auth.Verifier {
+	return personRoles{next: v, st: st}
+}
+
+type personRoles struct {
+	next auth.Verifier
+	st   store.Store
+}
+
+func (v personRoles) Verify(ctx context.Context, token string) (*auth.Principal, error) {
+	p, err := v.next.Verify(ctx, token)
+	if err != nil || p.GrantID == "" || p.Global() {
+		return p, err
+	}
+	u, err := v.st.GetUser(ctx, p.OrgCode, p.Subject)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return p, nil // the grant check refuses a deleted person's tokens
+	case err != nil:
+		return nil, fmt.Errorf("%w: the person's role: %v", auth.ErrUnavailable, err)
+	}
+	withRole := *p // the verified principal may be shared (the token cache)
+	withRole.PersonRole = string(u.Role)
+	return &withRole, nil
+}
+
+// watchPolicy reloads the policy when its file changes and on SIGHUP, and
+// tells listening MCP clients when the tools they may call may have
+// changed.
+func watchPolicy(ctx context.Context, cfg Config, engine *policy.Engine, handler *mcpserver.Server, logger *slog.Logger) {
+	if cfg.PolicyFile == "" {
+		logger.Info("access policy: the built-in one")
+		return
+	}
+	logger.Info("access policy", "file", cfg.PolicyFile, "policies", len(engine.Current().IDs()))
+	engine.OnChange(handler.ToolsChanged)
+	go engine.Watch(ctx)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading the access policy", "file", cfg.PolicyFile)
+				engine.Reload()
+			}
+		}
+	}()
+}
+
+// approvalJanitor removes approvals a day after they expired (kept that
+// long so a person who opens a late link sees what it was), now and then
+// every hour, until ctx ends.
+func approvalJanitor(ctx context.Context, svc *service.Service, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := svc.DeleteExpiredApprovals(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "expired approvals not removed", "err", err)
+		} else if n > 0 {
+			logger.InfoContext(ctx, "expired approvals removed", "approvals", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

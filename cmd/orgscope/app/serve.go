@@ -40,6 +40,7 @@ func (c cli) serve(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.MaxConnectionsPerAddress, "max-connections-per-address", cfg.MaxConnectionsPerAddress, "connections one client address may hold open at once, beyond which they are closed at once; 0: no limit (behind a proxy, limit there)")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file, reloaded when it changes; needs --tls-key")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "the PEM private key of --tls-cert")
+	fs.StringVar(&cfg.PolicyFile, "policy", "", "access policy file (Cedar; see orgscope policy -h), reloaded when it changes and on SIGHUP (default: the built-in policy)")
 	fs.Var((*stringList)(&cfg.AllowedOrigins), "allowed-origins", "comma-separated browser origins allowed to call /mcp (* for any)")
 	var iss issuerFlags
 	fs.Var(&iss.urls, "issuer", "trust this external issuer instead of the embedded one (repeatable, or comma-separated)")
