@@ -66,12 +66,13 @@ type ClientInfo struct {
 	TokenTTLSeconds int64             `json:"token_ttl_seconds" jsonschema:"Lifetime of its access tokens in seconds (0: the server's); the server caps it at its own."`
 	Properties      map[string]string `json:"properties,omitempty" jsonschema:"Application properties, carried in its tokens' application_properties claim."`
 	Delegate        bool              `json:"delegate" jsonschema:"Whether the client may act for people (token exchange)."`
+	CreatedAt       time.Time         `json:"created_at"`
+	LastUsedAt      *time.Time        `json:"last_used_at,omitempty" jsonschema:"When it last got a token (to the minute); absent if never."`
+
 	// JWKSURI and KeyIDs are where a private_key_jwt client's public keys
 	// are: fetched from a URL, or kept with the client (by kid).
-	JWKSURI   string    `json:"jwks_uri,omitempty" jsonschema:"Where the client publishes the public keys its assertions are checked with (private_key_jwt)."`
-	KeyIDs    []string  `json:"key_ids,omitempty" jsonschema:"The kids of the public keys kept with the client (private_key_jwt)."`
-	CreatedAt time.Time `json:"created_at"`
-	LastUsedAt      *time.Time        `json:"last_used_at,omitempty" jsonschema:"When it last got a token (to the minute); absent if never."`
+	JWKSURI string   `json:"jwks_uri,omitempty" jsonschema:"Where the client publishes the public keys its assertions are checked with (private_key_jwt)."`
+	KeyIDs  []string `json:"key_ids,omitempty" jsonschema:"The kids of the public keys kept with the client (private_key_jwt)."`
 }
 
 // SecretInfo describes one working secret of a client.
@@ -289,12 +290,13 @@ type CreateClientInput struct {
 	// DefaultClientTokenTTL.
 	TokenTTLSeconds int64 `json:"token_ttl_seconds,omitempty" jsonschema:"Lifetime of its access tokens in seconds, 60 to 86400 (default 900); the server caps it at its own."`
 	Delegate        bool  `json:"delegate,omitempty" jsonschema:"Allow the client to act for people (token exchange). Only a delegate client may create one."`
+	tokenTTL        time.Duration
+
 	// JWKS or JWKSURI make a client without a secret, which authenticates
 	// with assertions signed by its private key (private_key_jwt).
-	JWKS     json.RawMessage `json:"jwks,omitempty" jsonschema:"The client's public keys as a JWKS ({\"keys\": [...]}): the client then has no secret and authenticates with assertions signed by its private key (private_key_jwt)."`
-	JWKSURI  string          `json:"jwks_uri,omitempty" jsonschema:"Where the client publishes its public keys (https), instead of jwks."`
-	tokenTTL time.Duration
-	keys     clientKeysInput
+	JWKS    json.RawMessage `json:"jwks,omitempty" jsonschema:"The client's public keys as a JWKS ({\"keys\": [...]}): the client then has no secret and authenticates with assertions signed by its private key (private_key_jwt)."`
+	JWKSURI string          `json:"jwks_uri,omitempty" jsonschema:"Where the client publishes its public keys (https), instead of jwks."`
+	keys    clientKeysInput
 }
 
 // CreateClientOutput is the new client with its secret, shown once.
@@ -547,11 +549,12 @@ type UpdateClientInput struct {
 	TokenTTLSeconds *int64             `json:"token_ttl_seconds,omitempty" jsonschema:"Lifetime of its access tokens in seconds, 60 to 86400."`
 	Properties      map[string]*string `json:"properties,omitempty" jsonschema:"Properties to set; a null value removes the property. Properties not named stay as they are."`
 	Delegate        *bool              `json:"delegate,omitempty"`
+	tokenTTL        *time.Duration
+
 	// JWKS or JWKSURI replace the keys of a private_key_jwt client.
-	JWKS     json.RawMessage `json:"jwks,omitempty"`
-	JWKSURI  *string         `json:"jwks_uri,omitempty"`
-	tokenTTL *time.Duration
-	keys     clientKeysInput
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI *string         `json:"jwks_uri,omitempty"`
+	keys    clientKeysInput
 }
 
 func (in UpdateClientInput) clientID() string { return in.ClientID }
