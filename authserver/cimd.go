@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/orgscope/orgscope/internal/clientkeys"
 )
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
@@ -65,6 +67,11 @@ type metadataDocument struct {
 	ResponseTypes           []string `json:"response_types"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	Scope                   string   `json:"scope"`
+	// For private_key_jwt: where the client's public keys are, and the
+	// algorithm it signs with.
+	JWKSURI                     string          `json:"jwks_uri"`
+	JWKS                        json.RawMessage `json:"jwks"`
+	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg"`
 }
 
 // cimdFetcher fetches and caches metadata documents.
@@ -314,8 +321,18 @@ func (f *cimdFetcher) validate(clientID string, doc *metadataDocument) (*interac
 			return nil, fmt.Errorf("the client's metadata document: redirect_uris[%d] %w", i, err)
 		}
 	}
-	if m := doc.TokenEndpointAuthMethod; m != "" && m != "none" {
-		return nil, errors.New("the client's metadata document asks for a token_endpoint_auth_method other than none; only public clients are supported")
+	// A document client has no secret: it is public, or it signs
+	// assertions with keys it publishes (CIMD §6.2).
+	var keys clientKeys
+	switch m := doc.TokenEndpointAuthMethod; m {
+	case "", "none":
+	case clientkeys.Method:
+		var err error
+		if keys, err = documentKeys(doc); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("the client's metadata document asks for a token_endpoint_auth_method other than none and private_key_jwt; a client without registration has no secret")
 	}
 	grants := doc.GrantTypes
 	if len(grants) == 0 {
@@ -339,6 +356,18 @@ func (f *cimdFetcher) validate(clientID string, doc *metadataDocument) (*interac
 		Label:        u.Host,
 		RedirectURIs: slices.Clone(doc.RedirectURIs),
 		GrantTypes:   grants,
+		Keys:         keys,
 		LocalOnly:    localOnly(doc.RedirectURIs),
 	}, nil
+}
+
+// keysClient is the client that fetches clients' jwks_uris: the fetcher's
+// own (no proxy, no private addresses unless allowed, redirects only to
+// the same host, bounded in time), each request holding one of its slots.
+func (f *cimdFetcher) keysClient() *http.Client {
+	return &http.Client{
+		Transport:     slotTransport{base: f.client.Transport, slots: f.inFlight},
+		Timeout:       f.client.Timeout,
+		CheckRedirect: f.client.CheckRedirect,
+	}
 }

@@ -93,6 +93,16 @@ func TestMetadataDocumentClients(t *testing.T) {
 	host.docs["/liar.json"] = jsonDoc("", map[string]any{"client_id": "https://someone-else.example/client.json",
 		"redirect_uris": []string{redirect}})
 	host.docs["/secret.json"] = jsonDoc("", map[string]any{"redirect_uris": []string{redirect}, "token_endpoint_auth_method": "private_key_jwt"})
+	host.docs["/shared-secret.json"] = jsonDoc("", map[string]any{"client_name": "S", "redirect_uris": []string{redirect},
+		"token_endpoint_auth_method": "client_secret_basic"})
+	host.docs["/private-jwks.json"] = jsonDoc("", map[string]any{"client_name": "P", "redirect_uris": []string{redirect},
+		"token_endpoint_auth_method": "private_key_jwt", "jwks": map[string]any{"keys": []any{map[string]any{
+			"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}}}})
+	host.docs["/both-keys.json"] = jsonDoc("", map[string]any{"client_name": "B", "redirect_uris": []string{redirect},
+		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks.json",
+		"jwks": map[string]any{"keys": []any{}}})
+	host.docs["/http-jwks.json"] = jsonDoc("", map[string]any{"client_name": "H", "redirect_uris": []string{redirect},
+		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://keys.example/jwks.json"})
 	host.docs["/cc.json"] = jsonDoc("", map[string]any{"redirect_uris": []string{redirect}, "grant_types": []string{"client_credentials"}})
 	host.docs["/evil-redirect.json"] = jsonDoc("", map[string]any{"redirect_uris": []string{"http://evil.example/cb"}})
 	host.docs["/huge.json"] = func(string) (int, http.Header, string) {
@@ -155,7 +165,11 @@ func TestMetadataDocumentClients(t *testing.T) {
 		path, want string
 	}{
 		{"/liar.json", "names client_id"},
-		{"/secret.json", "only public clients"},
+		{"/secret.json", "gives no jwks_uri or jwks"},
+		{"/shared-secret.json", "other than none and private_key_jwt"},
+		{"/private-jwks.json", "holds private key material"},
+		{"/both-keys.json", "give one"},
+		{"/http-jwks.json", "must be an https URL"},
 		{"/cc.json", "grant type other than"},
 		{"/evil-redirect.json", "loopback"},
 		{"/huge.json", "larger than"},

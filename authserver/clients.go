@@ -18,14 +18,22 @@ var dummyHash = credential.HashSecret("no such client")
 type clientCredentials struct {
 	id, secret string
 	viaBasic   bool
+	// assertion is set for private_key_jwt; id is then its sub.
+	assertion *clientAssertion
 }
 
 // readClientCredentials reads client_secret_basic (RFC 6749 §2.3.1, with
-// the form-urlencoding of id and secret it prescribes) or
-// client_secret_post. Using both at once is an error (§2.3).
+// the form-urlencoding of id and secret it prescribes),
+// client_secret_post, or private_key_jwt (RFC 7523 §2.2). Using two at
+// once is an error (§2.3): invalid_request for two kinds of secret,
+// invalid_client when an assertion comes with anything else, as the
+// assertion's own faults are.
 func readClientCredentials(r *http.Request) (clientCredentials, *oauthError) {
 	user, pass, hasBasic := r.BasicAuth()
 	postID, postSecret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		return readAssertionCredentials(r, postID, postSecret != "")
+	}
 	if hasBasic {
 		if postSecret != "" {
 			return clientCredentials{}, errInvalidRequest("use one client authentication method, not both Basic and client_secret")
@@ -46,11 +54,32 @@ func readClientCredentials(r *http.Request) (clientCredentials, *oauthError) {
 	return clientCredentials{id: postID, secret: postSecret}, nil
 }
 
+// readAssertionCredentials reads a client assertion, alone: with a secret
+// or an Authorization header it is invalid_client, and so is a client_id
+// that is not the assertion's sub.
+func readAssertionCredentials(r *http.Request, postID string, hasSecret bool) (clientCredentials, *oauthError) {
+	if hasSecret || r.Header.Get("Authorization") != "" {
+		return clientCredentials{}, errInvalidAssertion("use one client authentication method: a client assertion or a secret, not both")
+	}
+	a, oerr := readAssertion(r.PostForm.Get("client_assertion_type"), r.PostForm.Get("client_assertion"))
+	if oerr != nil {
+		return clientCredentials{}, oerr
+	}
+	if postID != "" && postID != a.claims.Subject {
+		return clientCredentials{}, errInvalidAssertion("client_id differs from the client assertion's sub")
+	}
+	return clientCredentials{id: a.claims.Subject, assertion: a}, nil
+}
+
 // authenticateClient checks a confidential client's secret against each of
-// its secrets (two during a rotation's grace period). A disabled client is
+// its secrets (two during a rotation's grace period), or its assertion
+// against its keys (machineClientByAssertion). A disabled client is
 // refused like a wrong secret, after the same comparison: invalid_client,
 // whether or not the secret was right, so the answer says nothing more.
 func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials) (store.Client, *oauthError) {
+	if cred.assertion != nil {
+		return s.machineClientByAssertion(ctx, cred)
+	}
 	if cred.id == "" || cred.secret == "" {
 		credential.SecretMatches(cred.secret, dummyHash)
 		return store.Client{}, errInvalidClient(cred.viaBasic)

@@ -12,7 +12,10 @@
 // which key signs without talking to each other. Machine clients, provisioned by an
 // administrator for one organization or globally, use client_credentials;
 // their tokens carry Kinde's claim shapes (org_code, gty, feature_flags,
-// application_properties). Every token is audience-bound to the one
+// application_properties); they authenticate with a secret, or without one by
+// signing an assertion with a key they registered (private_key_jwt, RFC
+// 7523), which works once across every replica. Every token is
+// audience-bound to the one
 // resource this server protects: RFC 8707 resource (or Kinde's audience)
 // may name it and nothing else.
 //

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/orgscope/orgscope/authserver"
 	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/store/sqlite"
 )
 
 // clock is a settable clock for the issuer's Options.Now.
@@ -86,7 +88,14 @@ type fixture struct {
 func newFixture(t *testing.T, edit func(*authserver.Options)) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	f := &fixture{st: &countingStore{Store: newStore(t)}, clock: newClock(), logs: &lockedBuffer{}}
+	f := &fixture{clock: newClock(), logs: &lockedBuffer{}}
+	// The store keeps the issuer's time, as it does in a server.
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "as.db"), &sqlite.Options{Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.st = &countingStore{Store: st}
 	if _, err := f.st.CreateOrg(ctx, store.Org{Code: "org_acme", Name: "Acme"}); err != nil {
 		t.Fatal(err)
 	}

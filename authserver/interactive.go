@@ -25,6 +25,9 @@ type interactiveClient struct {
 	GrantTypes   []string
 	// SecretHashes are set for confidential registered clients.
 	SecretHashes []string
+	// Keys are set for metadata-document clients that authenticate with
+	// signed assertions (private_key_jwt).
+	Keys clientKeys
 	// Disabled clients get no token.
 	Disabled bool
 	// LocalOnly: every redirect URI is a loopback or private-use one, so
@@ -32,7 +35,7 @@ type interactiveClient struct {
 	LocalOnly bool
 }
 
-func (c *interactiveClient) public() bool { return len(c.SecretHashes) == 0 }
+func (c *interactiveClient) public() bool { return len(c.SecretHashes) == 0 && !c.Keys.present() }
 
 // errNotInteractive is a client that exists but may not use the flow.
 var errNotInteractive = errors.New("this client is a machine client and cannot sign users in; it uses client_credentials")
@@ -103,6 +106,9 @@ func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredent
 			return nil, errUnauthorizedClient("this machine client may use client_credentials only")
 		}
 		if errors.Is(err, errUnknownClient) {
+			if cred.assertion != nil {
+				return nil, s.authenticateAssertion(ctx, cred, clientKeys{}, false)
+			}
 			credential.SecretMatches(cred.secret, dummyHash)
 			return nil, errInvalidClient(cred.viaBasic)
 		}
@@ -114,6 +120,17 @@ func (s *Server) authenticateInteractive(ctx context.Context, cred clientCredent
 			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_client", description: err.Error()}
 		}
 		return nil, s.storeFailure(ctx, "get client", err)
+	}
+	if cred.assertion != nil || c.Keys.present() {
+		// A client with keys authenticates with an assertion, and only it
+		// does.
+		if cred.assertion == nil {
+			return nil, errInvalidClient(cred.viaBasic)
+		}
+		if oerr := s.authenticateAssertion(ctx, cred, c.Keys, !c.Disabled && len(c.SecretHashes) == 0); oerr != nil {
+			return nil, oerr
+		}
+		return c, checkGrant(c, grant)
 	}
 	if c.public() {
 		if cred.secret != "" || c.Disabled {

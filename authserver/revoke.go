@@ -61,7 +61,7 @@ func (s *Server) formClient(r *http.Request, allow string) (clientID string, con
 	if oerr != nil {
 		return "", false, oerr
 	}
-	if cred.secret != "" {
+	if cred.secret != "" || (cred.assertion != nil && !isMetadataDocumentURL(cred.id)) {
 		if c, oerr := s.authenticateClient(r.Context(), cred); oerr == nil {
 			return c.ID, true, nil
 		}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/clientkeys"
 	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
@@ -33,6 +34,7 @@ type Store interface {
 	TouchClient(ctx context.Context, id string, t time.Time) error
 	CreateClientWithin(ctx context.Context, c store.Client, limit int) (store.Client, error)
 	DeleteIdleClients(ctx context.Context, kind store.ClientKind, neverUsedBefore, idleBefore time.Time) (int, error)
+	UseClientAssertion(ctx context.Context, clientID, jti string, expiresAt time.Time) error
 
 	EnsureSigningKey(ctx context.Context, candidate store.SigningKey) (store.SigningKey, error)
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
@@ -154,6 +156,9 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	cimd *cimdFetcher
+	// clientKeySets are the keys of clients that publish them at a
+	// jwks_uri (private_key_jwt).
+	clientKeySets *clientKeySets
 	// dummyPasswordHash is computed on first use, at PasswordCost.
 	dummyPasswordHash func() []byte
 	keys              *keyRing
@@ -225,6 +230,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return h
 	})
 	s.cimd = newCIMDFetcher(opts.MetadataDocumentClient, opts.MetadataDocumentAllowPrivate, opts.RedirectSchemes, opts.Now)
+	s.clientKeySets = newClientKeySets(s.cimd.keysClient(), opts.Now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -353,25 +359,29 @@ func (s *Server) UnencryptedKeys() int {
 
 // Metadata returns the RFC 8414 authorization server metadata.
 func (s *Server) Metadata() *oauthex.AuthServerMeta {
-	clientAuth := []string{"client_secret_basic", "client_secret_post"}
+	clientAuth := []string{"client_secret_basic", "client_secret_post", clientkeys.Method}
 	return &oauthex.AuthServerMeta{
-		Issuer:                                     s.opts.Issuer,
-		AuthorizationEndpoint:                      s.opts.Issuer + AuthorizePath,
-		TokenEndpoint:                              s.opts.Issuer + TokenPath,
-		JWKSURI:                                    s.opts.Issuer + JWKSPath,
-		RegistrationEndpoint:                       s.opts.Issuer + RegisterPath,
-		RevocationEndpoint:                         s.opts.Issuer + RevokePath,
-		IntrospectionEndpoint:                      s.opts.Issuer + IntrospectPath,
-		ScopesSupported:                            auth.AllScopes,
-		ResponseTypesSupported:                     []string{"code"},
-		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
-		TokenEndpointAuthMethodsSupported:          append(clientAuth, "none"),
-		RevocationEndpointAuthMethodsSupported:     append(clientAuth, "none"),
-		IntrospectionEndpointAuthMethodsSupported:  clientAuth,
-		CodeChallengeMethodsSupported:              []string{"S256"},
-		ClientIDMetadataDocumentSupported:          true,
-		AuthorizationResponseIssParameterSupported: true,
+		Issuer:                                    s.opts.Issuer,
+		AuthorizationEndpoint:                     s.opts.Issuer + AuthorizePath,
+		TokenEndpoint:                             s.opts.Issuer + TokenPath,
+		JWKSURI:                                   s.opts.Issuer + JWKSPath,
+		RegistrationEndpoint:                      s.opts.Issuer + RegisterPath,
+		RevocationEndpoint:                        s.opts.Issuer + RevokePath,
+		IntrospectionEndpoint:                     s.opts.Issuer + IntrospectPath,
+		ScopesSupported:                           auth.AllScopes,
+		ResponseTypesSupported:                    []string{"code"},
+		ResponseModesSupported:                    []string{"query"},
+		GrantTypesSupported:                       []string{"authorization_code", "refresh_token", "client_credentials"},
+		TokenEndpointAuthMethodsSupported:         append(clientAuth, "none"),
+		RevocationEndpointAuthMethodsSupported:    append(clientAuth, "none"),
+		IntrospectionEndpointAuthMethodsSupported: clientAuth,
+		// The algorithms of client assertions (private_key_jwt).
+		TokenEndpointAuthSigningAlgValuesSupported:         clientkeys.Algorithms,
+		RevocationEndpointAuthSigningAlgValuesSupported:    clientkeys.Algorithms,
+		IntrospectionEndpointAuthSigningAlgValuesSupported: clientkeys.Algorithms,
+		CodeChallengeMethodsSupported:                      []string{"S256"},
+		ClientIDMetadataDocumentSupported:                  true,
+		AuthorizationResponseIssParameterSupported:         true,
 	}
 }
 

@@ -80,7 +80,7 @@ func (s *Server) clientCredentialsGrant(r *http.Request) (*tokenResponse, *oauth
 	if oerr != nil {
 		return nil, oerr
 	}
-	if cred.id != "" && cred.secret == "" {
+	if cred.id != "" && cred.secret == "" && cred.assertion == nil {
 		// A public client has no secret: its client_id is all it presents.
 		// Known as such, it is refused for the grant, not for its
 		// authentication.

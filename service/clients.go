@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/clientkeys"
 	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
 )
@@ -66,6 +68,11 @@ type ClientInfo struct {
 	Delegate        bool              `json:"delegate" jsonschema:"Whether the client may act for people (token exchange)."`
 	CreatedAt       time.Time         `json:"created_at"`
 	LastUsedAt      *time.Time        `json:"last_used_at,omitempty" jsonschema:"When it last got a token (to the minute); absent if never."`
+
+	// JWKSURI and KeyIDs are where a private_key_jwt client's public keys
+	// are: fetched from a URL, or kept with the client (by kid).
+	JWKSURI string   `json:"jwks_uri,omitempty" jsonschema:"Where the client publishes the public keys its assertions are checked with (private_key_jwt)."`
+	KeyIDs  []string `json:"key_ids,omitempty" jsonschema:"The kids of the public keys kept with the client (private_key_jwt)."`
 }
 
 // SecretInfo describes one working secret of a client.
@@ -80,7 +87,7 @@ func clientInfo(c store.Client) ClientInfo {
 		ClientID: c.ID, Name: c.Name, OrgCode: c.OrgCode, Global: c.OrgCode == "", Scopes: c.Scopes,
 		AuthMethod: c.TokenEndpointAuthMethod, Secrets: []SecretInfo{}, SecretCount: len(c.Secrets),
 		Disabled: c.Disabled(), TokenTTLSeconds: int64(c.TokenTTL / time.Second), Properties: c.Properties,
-		Delegate: c.Delegate, CreatedAt: c.CreatedAt,
+		Delegate: c.Delegate, JWKSURI: c.JWKSURI, KeyIDs: keyIDs(c), CreatedAt: c.CreatedAt,
 	}
 	if info.Scopes == nil {
 		info.Scopes = []string{}
@@ -284,13 +291,20 @@ type CreateClientInput struct {
 	TokenTTLSeconds int64 `json:"token_ttl_seconds,omitempty" jsonschema:"Lifetime of its access tokens in seconds, 60 to 86400 (default 900); the server caps it at its own."`
 	Delegate        bool  `json:"delegate,omitempty" jsonschema:"Allow the client to act for people (token exchange). Only a delegate client may create one."`
 	tokenTTL        time.Duration
+
+	// JWKS or JWKSURI make a client without a secret, which authenticates
+	// with assertions signed by its private key (private_key_jwt).
+	JWKS    json.RawMessage `json:"jwks,omitempty" jsonschema:"The client's public keys as a JWKS ({\"keys\": [...]}): the client then has no secret and authenticates with assertions signed by its private key (private_key_jwt)."`
+	JWKSURI string          `json:"jwks_uri,omitempty" jsonschema:"Where the client publishes its public keys (https), instead of jwks."`
+	keys    clientKeysInput
 }
 
 // CreateClientOutput is the new client with its secret, shown once.
 type CreateClientOutput struct {
 	Client ClientInfo `json:"client"`
-	// ClientSecret is shown once and stored only as a hash.
-	ClientSecret string `json:"client_secret" jsonschema:"The client's secret, shown once: keep it now, it is stored only as a hash."`
+	// ClientSecret is shown once and stored only as a hash; a client with
+	// keys has none.
+	ClientSecret string `json:"client_secret,omitempty" jsonschema:"The client's secret, shown once: keep it now, it is stored only as a hash. Absent for a client with keys (private_key_jwt)."`
 }
 
 // CreateClient provisions a machine client and returns its secret, shown
@@ -328,6 +342,9 @@ func (s *Service) CreateClient(ctx context.Context, c Caller, in CreateClientInp
 			if err := checkProperties(props); err != nil {
 				return err
 			}
+			if in.keys, err = checkClientKeys(in.JWKS, in.JWKSURI); err != nil {
+				return err
+			}
 			return withinOwnScopes(c.Principal, in.Scopes, "the new client")
 		},
 		target:   func(_ *CreateClientInput, out *CreateClientOutput) string { return out.Client.ClientID },
@@ -342,20 +359,26 @@ func (s *Service) CreateClient(ctx context.Context, c Caller, in CreateClientInp
 					return CreateClientOutput{}, err
 				}
 			}
-			secret := credential.NewSecret()
-			cl, err := q.CreateClient(ctx, store.Client{
+			client := store.Client{
 				ID:                      credential.RandomHex(16),
 				Name:                    in.Name,
 				Kind:                    store.ClientMachine,
 				OrgCode:                 org,
-				Secrets:                 []store.ClientSecret{{Hash: credential.HashSecret(secret)}},
 				Scopes:                  in.Scopes,
 				GrantTypes:              []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_basic",
 				Properties:              in.Properties,
 				TokenTTL:                in.tokenTTL,
 				Delegate:                in.Delegate,
-			})
+			}
+			secret := ""
+			if in.keys.present() {
+				client.TokenEndpointAuthMethod, client.JWKS, client.JWKSURI = clientkeys.Method, in.keys.jwks, in.keys.uri
+			} else {
+				secret = credential.NewSecret()
+				client.Secrets = []store.ClientSecret{{Hash: credential.HashSecret(secret)}}
+			}
+			cl, err := q.CreateClient(ctx, client)
 			if errors.Is(err, store.ErrNotFound) {
 				return CreateClientOutput{}, orgNotFound(org)
 			}
@@ -402,6 +425,9 @@ func (s *Service) RotateClientSecret(ctx context.Context, c Caller, in RotateSec
 		cl, err := findClient(ctx, q, org, in.ClientID)
 		if err != nil {
 			return RotateSecretOutput{}, err
+		}
+		if hasKeys(cl) {
+			return RotateSecretOutput{}, noSecretToRotate(cl)
 		}
 		// Whoever rotates learns the secret: it may do so only for a client
 		// no more powerful than itself.
@@ -524,13 +550,19 @@ type UpdateClientInput struct {
 	Properties      map[string]*string `json:"properties,omitempty" jsonschema:"Properties to set; a null value removes the property. Properties not named stay as they are."`
 	Delegate        *bool              `json:"delegate,omitempty"`
 	tokenTTL        *time.Duration
+
+	// JWKS or JWKSURI replace the keys of a private_key_jwt client.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI *string         `json:"jwks_uri,omitempty"`
+	keys    clientKeysInput
 }
 
 func (in UpdateClientInput) clientID() string { return in.ClientID }
 
 // UpdateClient changes a client's name, scopes, token lifetime, properties
-// or delegate flag. Tokens it holds keep what they were issued with until
-// they expire.
+// or delegate flag, or the keys of a client that has keys (a JWKS or a
+// jwks_uri replacing whichever it had). Tokens it holds keep what they were
+// issued with until they expire.
 func (s *Service) UpdateClient(ctx context.Context, c Caller, in UpdateClientInput) (ClientInfo, error) {
 	op := clientOp[UpdateClientInput, ClientInfo]("update_client", true, func(out *ClientInfo) ClientInfo { return *out })
 	op.check = func(in *UpdateClientInput) error {
@@ -561,6 +593,13 @@ func (s *Service) UpdateClient(ctx context.Context, c Caller, in UpdateClientInp
 			}
 			in.tokenTTL = &d
 		}
+		if in.JWKSURI != nil && *in.JWKSURI == "" {
+			return invalid("jwks_uri must not be empty: a client with keys keeps a JWKS or a jwks_uri")
+		}
+		var err error
+		if in.keys, err = checkClientKeys(in.JWKS, deref(in.JWKSURI)); err != nil {
+			return err
+		}
 		return checkProperties(in.Properties)
 	}
 	op.do = func(ctx context.Context, q store.Tx, org string, in *UpdateClientInput) (ClientInfo, error) {
@@ -579,8 +618,15 @@ func (s *Service) UpdateClient(ctx context.Context, c Caller, in UpdateClientInp
 				return ClientInfo{}, err
 			}
 		}
-		cl, err = q.UpdateClient(ctx, in.ClientID, store.ClientUpdate{Name: in.Name, Scopes: in.Scopes, TokenTTL: in.tokenTTL,
-			Properties: in.Properties, Delegate: in.Delegate})
+		update := store.ClientUpdate{Name: in.Name, Scopes: in.Scopes, TokenTTL: in.tokenTTL,
+			Properties: in.Properties, Delegate: in.Delegate}
+		if in.keys.present() {
+			if !hasKeys(cl) {
+				return ClientInfo{}, keysOnlyForKeyClients(cl)
+			}
+			update.JWKS, update.JWKSURI = &in.keys.jwks, &in.keys.uri
+		}
+		cl, err = q.UpdateClient(ctx, in.ClientID, update)
 		return clientInfo(cl), err
 	}
 	return run(ctx, s, c, op, in)

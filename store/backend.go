@@ -79,6 +79,12 @@ func (up ClientUpdate) Apply(c Client) Client {
 	if up.DisabledAt != nil {
 		c.DisabledAt = *up.DisabledAt
 	}
+	if up.JWKS != nil {
+		c.JWKS = slices.Clone(*up.JWKS)
+	}
+	if up.JWKSURI != nil {
+		c.JWKSURI = *up.JWKSURI
+	}
 	c.Properties = OrgUpdate{Properties: up.Properties}.Apply(Org{Properties: c.Properties}).Properties
 	return c
 }

@@ -18,9 +18,10 @@ var (
 	// ErrInvalidCursor: a page cursor was not produced by this store for this
 	// listing. Nothing was read.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
-	// ErrReplayed: a single-use credential (authorization code, refresh token)
-	// was presented a second time. The backend has already revoked the grant
-	// it belongs to when it returns this error.
+	// ErrReplayed: a single-use credential (authorization code, refresh token,
+	// client assertion) was presented a second time. For a code or a refresh
+	// token the backend has already revoked the grant it belongs to when it
+	// returns this error.
 	ErrReplayed = errors.New("store: single-use credential replayed")
 	// ErrUnavailable wraps a failure to reach the database (connection
 	// refused, pool closed, timeout). Callers answer 503 and retry later.
@@ -205,6 +206,13 @@ type ClientStore interface {
 	// client asking for many tokens costs one write a minute. Touching a
 	// client that does not exist does nothing.
 	TouchClient(ctx context.Context, id string, t time.Time) error
+	// UseClientAssertion records that the client used the assertion with
+	// this jti, valid until expiresAt, and returns ErrReplayed if an
+	// assertion of the client with the same jti that has not expired was
+	// recorded before (on any replica): one insert, atomic, so that of two
+	// concurrent uses exactly one succeeds. Nothing is written on
+	// ErrReplayed. The records go with DeleteExpired.
+	UseClientAssertion(ctx context.Context, clientID, jti string, expiresAt time.Time) error
 	// CountClients counts the clients of one kind.
 	CountClients(ctx context.Context, kind ClientKind) (int, error)
 	// DeleteIdleClients removes the clients of kind that were never used and
@@ -287,9 +295,9 @@ type GrantStore interface {
 	LookupRefreshToken(ctx context.Context, hash string) (RefreshToken, Grant, error)
 
 	// DeleteExpired removes what nothing can use any more: pending
-	// requests, codes, refresh tokens, client secrets and denylist entries
-	// that expired before cutoff, grants revoked before cutoff, and grants
-	// created before cutoff that have no refresh token left. Callers pass a
+	// requests, codes, refresh tokens, client secrets, client assertions and
+	// denylist entries that expired before cutoff, grants revoked before
+	// cutoff, and grants created before cutoff that have no refresh token left. Callers pass a
 	// cutoff older than any access token alive (their grant is checked on
 	// every call). It returns how many rows it removed.
 	DeleteExpired(ctx context.Context, cutoff time.Time) (int, error)

@@ -154,6 +154,12 @@ type Client struct {
 	TokenTTL time.Duration `json:"token_ttl,omitzero"`
 	// Delegate clients may act for people (token exchange).
 	Delegate bool `json:"delegate,omitempty"`
+	// JWKS holds the public keys of a client that authenticates with
+	// signed assertions (private_key_jwt, RFC 7523) as a JSON Web Key Set;
+	// JWKSURI is where such a client publishes them instead. At most one is
+	// set, and such a client has no secrets.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
 	// DisabledAt is when the client was disabled; zero while it is
 	// enabled. A disabled client gets no token.
 	DisabledAt time.Time `json:"disabled_at,omitzero"`
@@ -201,6 +207,10 @@ type ClientUpdate struct {
 	TokenTTL   *time.Duration
 	Properties map[string]*string
 	Delegate   *bool
+	// JWKS and JWKSURI, when not nil, replace the client's public keys
+	// (an empty value clears one).
+	JWKS    *json.RawMessage
+	JWKSURI *string
 	// DisabledAt, when not nil, disables the client as of that time, or
 	// enables it when it points at the zero time.
 	DisabledAt *time.Time

@@ -5,6 +5,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/clientkeys"
 	"github.com/orgscope/orgscope/service"
 )
 
@@ -31,10 +32,13 @@ func registerClients(s *mcp.Server, svc *service.Service) {
 		Description: "Create a machine client for the organization (one per agent or integration) and return its " +
 			"client_id and client_secret; the secret is shown only in this answer. Give it the fewest scopes it " +
 			"needs: only scopes this token holds itself. Its tokens live token_ttl_seconds (default 900). A global " +
-			"token names the org_code, or sets global for an administration client.",
+			"token names the org_code, or sets global for an administration client. Given its public keys (jwks, " +
+			"or a jwks_uri), the client gets no secret and authenticates with assertions signed by its private key " +
+			"(private_key_jwt).",
 		InputSchema: inputSchema[service.CreateClientInput](map[string]func(*jsonschema.Schema){
 			"org_code": orgCodeConstraint, "name": orgNameLength, "scopes": scopeList,
 			"token_ttl_seconds": clientTokenTTL, "properties": propertyMap,
+			"jwks": jwksConstraint, "jwks_uri": format("uri", clientkeys.MaxURILength),
 		}),
 		Annotations: additive,
 	}, svc.CreateClient)
@@ -73,7 +77,14 @@ var (
 	}
 	clientTokenTTL = intRange(service.MinClientTokenTTL.Seconds(), service.MaxClientTokenTTL.Seconds())
 	secretGrace    = intRange(0, service.MaxSecretGrace.Seconds())
-	propertyMap    = func(s *jsonschema.Schema) {
+	// jwksConstraint: a JWKS of public keys (json.RawMessage alone infers
+	// an array); clientkeys checks each key.
+	jwksConstraint = func(s *jsonschema.Schema) {
+		*s = jsonschema.Schema{Type: "object", Description: s.Description, Required: []string{"keys"},
+			Properties: map[string]*jsonschema.Schema{"keys": {Type: "array", MinItems: ptr(1), MaxItems: ptr(clientkeys.MaxKeys),
+				Items: &jsonschema.Schema{Type: "object"}}}}
+	}
+	propertyMap = func(s *jsonschema.Schema) {
 		s.MaxProperties = ptr(service.MaxProperties)
 		s.PropertyNames = &jsonschema.Schema{Pattern: service.FlagKeyPattern}
 		s.AdditionalProperties = &jsonschema.Schema{Type: "string", MaxLength: ptr(service.MaxPropertyLength)}

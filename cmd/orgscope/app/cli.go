@@ -30,6 +30,7 @@ Commands:
   clients create    create a machine client (client_credentials) and print its secret once
   clients list|show|rotate-secret|disable|enable|delete|update
                     manage machine clients: secrets rotated with a grace period, one agent cut off at once
+  clients assertion print a private key's JWKS, or sign a client assertion with it (private_key_jwt demos)
   users set-password
                     set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
   audit export      write the audit trail as JSON lines, for a log pipeline
@@ -46,6 +47,7 @@ Examples:
   orgscope serve --public-url https://mcp.example.com --addr 0.0.0.0:8080 --database-url postgres://…
   orgscope orgs create --code org_x --name "X Corp"
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
+  orgscope clients create --name NAME --org org_x --scopes read:users --jwks-file keys.json   # no secret: private_key_jwt
   orgscope clients rotate-secret CLIENT_ID --grace 24h
   orgscope clients disable CLIENT_ID
   orgscope users set-password --org org_x --email ann@x.example
@@ -83,7 +85,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // subcommands lists the commands that have subcommands of their own.
 var subcommands = map[string][]string{
 	"orgs":    {"create"},
-	"clients": {"create", "list", "show", "rotate-secret", "disable", "enable", "delete", "update"},
+	"clients": {"create", "list", "show", "rotate-secret", "disable", "enable", "delete", "update", "assertion"},
 	"users":   {"set-password"},
 	"audit":   {"export"},
 	"keys":    {"list", "rotate", "retire"},
@@ -150,6 +152,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.deleteClient(ctx, args)
 	case "clients update":
 		return c.updateClient(ctx, args)
+	case "clients assertion":
+		return c.clientAssertion(ctx, args)
 	case "users set-password":
 		return c.setPassword(ctx, args)
 	case "audit export":

@@ -65,8 +65,9 @@ func (c cli) createClient(ctx context.Context, args []string) error {
 	var global, asJSON, delegate bool
 	var ttl time.Duration
 	props := propertyFlags{}
+	var keys keyFlags
 	cmd := newCommand("clients create",
-		`orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--token-ttl 15m] [--property key=value …] [--delegate] [--json] [--db …]`)
+		`orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--token-ttl 15m] [--property key=value …] [--delegate] [--jwks-file F | --jwks-uri URL] [--json] [--db …]`)
 	cmd.fs.StringVar(&name, "name", "", "client name (required)")
 	cmd.fs.StringVar(&org, "org", "", "bind the client to this organization")
 	cmd.fs.BoolVar(&global, "global", false, "make a global (administration) client, bound to no organization")
@@ -75,7 +76,8 @@ func (c cli) createClient(ctx context.Context, args []string) error {
 		fmtDuration(service.MinClientTokenTTL), fmtDuration(service.MaxClientTokenTTL), fmtDuration(service.DefaultClientTokenTTL)))
 	cmd.fs.Var(props, "property", "an application property, key=value, carried in its tokens' application_properties claim (repeatable)")
 	cmd.fs.BoolVar(&delegate, "delegate", false, "allow the client to act for people (token exchange)")
-	cmd.fs.BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…} for scripts`)
+	keys.register(cmd)
+	cmd.fs.BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…} for scripts (no client_secret for a client with keys)`)
 	storeFlags(cmd.fs, &cfg)
 	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
 		return err
@@ -93,6 +95,10 @@ func (c cli) createClient(ctx context.Context, args []string) error {
 	if len(props) > 0 {
 		in.Properties = props
 	}
+	var err error
+	if in.JWKS, in.JWKSURI, err = keys.read(cmd); err != nil {
+		return err
+	}
 	return c.withService(ctx, cfg, "clients create", func(svc *service.Service, caller service.Caller) error {
 		out, err := svc.CreateClient(ctx, caller, in)
 		var se *service.Error
@@ -103,6 +109,9 @@ func (c cli) createClient(ctx context.Context, args []string) error {
 			return err
 		}
 		cl, secret := out.Client, out.ClientSecret
+		if secret == "" {
+			return printKeyClient(c.stdout, cl, asJSON)
+		}
 		if asJSON {
 			return json.NewEncoder(c.stdout).Encode(map[string]string{"client_id": cl.ClientID, "client_secret": secret})
 		}
@@ -149,10 +158,10 @@ func (c cli) listClients(ctx context.Context, args []string) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tORG\tSTATUS\tSCOPES\tTOKENS\tSECRETS\tLAST USED")
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tORG\tSTATUS\tSCOPES\tTOKENS\tAUTH\tSECRETS\tLAST USED")
 		for _, cl := range all {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cl.ClientID, cl.Name, orgOrGlobal(cl), status(cl),
-				strings.Join(cl.Scopes, " "), tokenTTL(cl), cl.SecretCount, lastUsed(cl))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cl.ClientID, cl.Name, orgOrGlobal(cl), status(cl),
+				strings.Join(cl.Scopes, " "), tokenTTL(cl), cl.AuthMethod, cl.SecretCount, lastUsed(cl))
 		}
 		return tw.Flush()
 	})
@@ -282,8 +291,9 @@ func (c cli) updateClient(ctx context.Context, args []string) error {
 	var name, scopes string
 	var ttl time.Duration
 	props := propertyFlags{}
+	var keys keyFlags
 	cmd := clientCommand("clients update",
-		`orgscope clients update CLIENT_ID [--scopes "…"] [--name N] [--token-ttl 15m] [--property key=value …] [--delegate=true|false] [--json] [--db …]`,
+		`orgscope clients update CLIENT_ID [--scopes "…"] [--name N] [--token-ttl 15m] [--property key=value …] [--delegate=true|false] [--jwks-file F | --jwks-uri URL] [--json] [--db …]`,
 		&cfg, &asJSON)
 	cmd.fs.StringVar(&name, "name", "", "new name")
 	cmd.fs.StringVar(&scopes, "scopes", "", "the scopes the client may be granted from now on (its next tokens carry only these)")
@@ -291,7 +301,9 @@ func (c cli) updateClient(ctx context.Context, args []string) error {
 		fmtDuration(service.MinClientTokenTTL), fmtDuration(service.MaxClientTokenTTL)))
 	cmd.fs.Var(props, "property", "set an application property, key=value; key= removes it (repeatable)")
 	cmd.fs.BoolVar(&delegate, "delegate", false, "whether the client may act for people (token exchange)")
-	cmd.about = "Changes only what is given. Tokens the client holds keep what they were issued with until they expire."
+	keys.register(cmd)
+	cmd.about = "Changes only what is given. Tokens the client holds keep what they were issued with until they expire. " +
+		"--jwks-file or --jwks-uri replace the keys of a client that authenticates with assertions (private_key_jwt)."
 	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
 		return err
 	}
@@ -325,8 +337,18 @@ func (c cli) updateClient(ctx context.Context, args []string) error {
 	if cmd.given("delegate") {
 		in.Delegate = &delegate
 	}
-	if in.Name == nil && in.Scopes == nil && in.TokenTTLSeconds == nil && in.Properties == nil && in.Delegate == nil {
-		return &usageError{err: errors.New("nothing to change: give --name, --scopes, --token-ttl, --property or --delegate"), hint: cmd.hint()}
+	if keys.given() {
+		jwks, uri, err := keys.read(cmd)
+		if err != nil {
+			return err
+		}
+		in.JWKS = jwks
+		if uri != "" {
+			in.JWKSURI = &uri
+		}
+	}
+	if in.Name == nil && in.Scopes == nil && in.TokenTTLSeconds == nil && in.Properties == nil && in.Delegate == nil && !keys.given() {
+		return &usageError{err: errors.New("nothing to change: give --name, --scopes, --token-ttl, --property, --delegate, --jwks-file or --jwks-uri"), hint: cmd.hint()}
 	}
 	return c.withService(ctx, cfg, "clients update", func(svc *service.Service, caller service.Caller) error {
 		cl, err := svc.UpdateClient(ctx, caller, in)
@@ -352,7 +374,7 @@ func printClient(w io.Writer, cl service.ClientInfo) {
 	line("organization", orgOrGlobal(cl))
 	line("status", status(cl))
 	line("scopes", strings.Join(cl.Scopes, " "))
-	line("auth method", cl.AuthMethod)
+	line("auth method", cl.AuthMethod+", "+keysLine(cl))
 	line("token lifetime", tokenTTL(cl))
 	line("delegate", fmt.Sprint(cl.Delegate))
 	line("created", cl.CreatedAt.Format(time.RFC3339))

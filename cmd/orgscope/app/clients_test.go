@@ -96,7 +96,7 @@ func checkClientJSON(t *testing.T, what string, v map[string]any) {
 		}
 	}
 	for k := range v {
-		if !slices.Contains(clientKeys, k) && k != "last_used_at" && k != "disabled_at" {
+		if !slices.Contains(clientKeys, k) && k != "last_used_at" && k != "disabled_at" && k != "jwks_uri" && k != "key_ids" {
 			t.Errorf("%s: unexpected member %q", what, k)
 		}
 	}

@@ -52,7 +52,7 @@ func (c cli) serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&iss.requireType, "require-at-jwt", false, "refuse --issuer JWTs whose typ is not at+jwt")
 	fs.DurationVar(&cfg.JWKSRefresh, "jwks-refresh", auth.DefaultKeyRefresh, "how long an external issuer's fetched keys are used before they are fetched again")
 	fs.DurationVar(&cfg.JWKSCooldown, "jwks-cooldown", auth.DefaultRefetchCooldown, "least time between key fetches caused by tokens with an unknown key id")
-	fs.BoolVar(&cfg.CIMDAllowPrivate, "cimd-allow-private", false, "development only: fetch client metadata documents from private and loopback addresses")
+	fs.BoolVar(&cfg.CIMDAllowPrivate, "cimd-allow-private", false, "development only: fetch client metadata documents and clients' jwks_uris from private and loopback addresses")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -11,16 +12,22 @@ import (
 )
 
 const clientColumns = `id, name, kind, org_code, scopes, redirect_uris, grant_types,
-	token_endpoint_auth_method, properties, token_ttl_seconds, delegate, disabled_at, created_at, last_used_at`
+	token_endpoint_auth_method, properties, token_ttl_seconds, delegate, disabled_at, created_at, last_used_at,
+	jwks, jwks_uri`
 
 func (q *Queries) scanClient(r Row) (store.Client, error) {
 	var c store.Client
 	var ttl int64
+	var jwks string
 	err := r.Scan(&c.ID, &c.Name, &c.Kind, q.d.TextDest(&c.OrgCode),
 		q.d.ListDest(&c.Scopes), q.d.ListDest(&c.RedirectURIs), q.d.ListDest(&c.GrantTypes),
 		&c.TokenEndpointAuthMethod, q.d.MapDest(&c.Properties), &ttl, &c.Delegate,
-		q.d.TimeDest(&c.DisabledAt), q.d.TimeDest(&c.CreatedAt), q.d.TimeDest(&c.LastUsedAt))
+		q.d.TimeDest(&c.DisabledAt), q.d.TimeDest(&c.CreatedAt), q.d.TimeDest(&c.LastUsedAt),
+		q.d.TextDest(&jwks), q.d.TextDest(&c.JWKSURI))
 	c.TokenTTL = time.Duration(ttl) * time.Second
+	if jwks != "" {
+		c.JWKS = json.RawMessage(jwks)
+	}
 	return c, err
 }
 
@@ -30,7 +37,8 @@ func (q *Queries) clientValues(c store.Client) []any {
 	return []any{c.ID, c.Name, string(c.Kind), textValue(c.OrgCode),
 		q.d.List(c.Scopes), q.d.List(c.RedirectURIs), q.d.List(c.GrantTypes),
 		c.TokenEndpointAuthMethod, q.d.Map(c.Properties), int64(c.TokenTTL / time.Second), c.Delegate,
-		q.d.Time(c.DisabledAt), q.d.Time(c.CreatedAt), q.d.Time(c.LastUsedAt)}
+		q.d.Time(c.DisabledAt), q.d.Time(c.CreatedAt), q.d.Time(c.LastUsedAt),
+		textValue(string(c.JWKS)), textValue(c.JWKSURI)}
 }
 
 // normClient puts c in the form it reads back in: lists and maps nil when
@@ -43,6 +51,9 @@ func (q *Queries) normClient(c store.Client) store.Client {
 	c.Scopes, c.RedirectURIs, c.GrantTypes = nilIfEmpty(c.Scopes), nilIfEmpty(c.RedirectURIs), nilIfEmpty(c.GrantTypes)
 	if len(c.Properties) == 0 {
 		c.Properties = nil
+	}
+	if len(c.JWKS) == 0 {
+		c.JWKS = nil
 	}
 	var secrets []store.ClientSecret
 	for _, s := range c.Secrets {
@@ -91,7 +102,7 @@ func (q *Queries) CreateClient(ctx context.Context, c store.Client) (store.Clien
 func (q *Queries) insertClient(ctx context.Context, conn Conn, c store.Client) (store.Client, error) {
 	secrets := c.Secrets
 	c = q.normClient(c)
-	_, err := q.exec(ctx, conn, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.exec(ctx, conn, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		q.clientValues(c)...)
 	if err != nil {
 		return c, err
@@ -238,9 +249,9 @@ func (q *Queries) UpdateClient(ctx context.Context, id string, update store.Clie
 			}
 			c = tx.normClient(update.Apply(c))
 			_, err = tx.exec(ctx, tx.write, `UPDATE clients SET name = ?, scopes = ?, properties = ?, token_ttl_seconds = ?,
-				delegate = ?, disabled_at = ? WHERE id = ?`,
+				delegate = ?, disabled_at = ?, jwks = ?, jwks_uri = ? WHERE id = ?`,
 				c.Name, tx.d.List(c.Scopes), tx.d.Map(c.Properties), int64(c.TokenTTL/time.Second), c.Delegate,
-				tx.d.Time(c.DisabledAt), id)
+				tx.d.Time(c.DisabledAt), textValue(string(c.JWKS)), textValue(c.JWKSURI), id)
 			return err
 		})
 		return c, err

@@ -20,6 +20,7 @@ var expireSQL = []struct {
 	{`DELETE FROM revoked_tokens WHERE expires_at < ?`, 1},
 	{`DELETE FROM client_cutoffs WHERE expires_at < ?`, 1},
 	{`DELETE FROM client_secrets WHERE expires_at < ?`, 1},
+	{`DELETE FROM client_assertions WHERE expires_at < ?`, 1},
 }
 
 func (q *Queries) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error) {
