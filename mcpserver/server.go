@@ -148,11 +148,11 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var perPrincipal, perAddress *limiters
+	var perAddress *limiters
 	if rl := opts.RateLimits; rl != nil {
-		perPrincipal = newLimiters(rl.PerPrincipal, rl.PrincipalBurst)
 		perAddress = newLimiters(rl.PerAddress, rl.AddressBurst)
 	}
+	calls := newCallLimits(opts.RateLimits, logger)
 	if opts.AuthServer != nil {
 		mux.Handle("/oauth2/", perAddress.limitAddress(opts.AuthServer))
 	}
@@ -183,7 +183,7 @@ func New(opts Options) (*Server, error) {
 		func(h http.Handler) http.Handler { return readCalls(opts.MaxBodyBytes, opts.MaxBatch, h) },
 		authn,
 		notePrincipal,
-		perPrincipal.limitCalls,
+		calls.limit,
 		func(h http.Handler) http.Handler {
 			return decide(opts.Service.Authorizer(), metadataURL, opts.Service, h)
 		},
