@@ -31,6 +31,9 @@ Commands:
   users set-password
                     set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
   audit export      write the audit trail as JSON lines, for a log pipeline
+  backup FILE       copy the SQLite database while the server runs (PostgreSQL: print the pg_dump command)
+  doctor URL        check a deployment from outside, as MCP clients see it
+  healthcheck URL   exit 0 when URL (/healthz) answers 200: a container's HEALTHCHECK
   seed              fill a database with synthetic tenants (org_s00001…) for load tests
   version           print the version, commit, build time and Go version (also --version)
   help              print this help (also -h, --help)
@@ -42,6 +45,8 @@ Examples:
   orgscope clients create --name NAME (--org org_x | --global) --scopes "read:users write:users" [--json]
   orgscope users set-password --org org_x --email ann@x.example
   orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
+  orgscope backup /backups/orgscope.db [--force]
+  orgscope doctor https://mcp.example.com/mcp [--token T] [--json]
   orgscope seed --orgs N --users M
 
 Run "orgscope <command> -h" for a command's flags ("orgscope serve -h" for the
@@ -126,6 +131,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.exportAudit(ctx, args)
 	case "seed":
 		return c.seed(ctx, args)
+	case "backup":
+		return c.backup(ctx, args)
+	case "doctor":
+		return c.doctor(ctx, args)
+	case "healthcheck":
+		return c.healthcheck(ctx, args)
 	}
 	return &usageError{err: fmt.Errorf("unknown command %q", cmd), hint: `run "orgscope -h" for the commands`}
 }

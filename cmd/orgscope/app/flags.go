@@ -51,6 +51,10 @@ type command struct {
 	// failed records the flag whose value could not be parsed, so the
 	// message can name it and its environment variable.
 	failed *setFailure
+	// maxArgs is how many arguments that are not flags the command takes
+	// (FILE, URL), before or after its flags; parse leaves them in args.
+	maxArgs int
+	args    []string
 }
 
 type setFailure struct {
@@ -86,19 +90,30 @@ func (c *command) usage(w io.Writer) {
 // environment variable.
 func (c *command) parse(args []string, stdout io.Writer, getenv func(string) string) error {
 	c.fs.VisitAll(func(f *flag.Flag) { f.Value = &recordingValue{Value: f.Value, name: f.Name, failed: c.failed} })
-	if err := c.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			c.usage(stdout)
-			return err
+	// Arguments may come before, between or after the flags ("backup FILE
+	// --force", "doctor --json URL"); the flag package stops at the first
+	// one, so parsing goes on after each.
+	c.args = nil
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.usage(stdout)
+				return err
+			}
+			if c.failed.name != "" {
+				return c.invalid(c.failed.name, c.failed.value)
+			}
+			msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
+			return &usageError{err: errors.New(msg), hint: c.hint()}
 		}
-		if c.failed.name != "" {
-			return c.invalid(c.failed.name, c.failed.value)
+		args = c.fs.Args()
+		if len(args) == 0 {
+			break
 		}
-		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
-		return &usageError{err: errors.New(msg), hint: c.hint()}
-	}
-	if c.fs.NArg() > 0 {
-		return &usageError{err: fmt.Errorf("unexpected argument %q", c.fs.Arg(0)), hint: c.hint()}
+		if len(c.args) == c.maxArgs {
+			return &usageError{err: fmt.Errorf("unexpected argument %q", args[0]), hint: c.hint()}
+		}
+		c.args, args = append(c.args, args[0]), args[1:]
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
