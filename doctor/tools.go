@@ -16,9 +16,8 @@ type bearer struct {
 	token string
 	next  http.RoundTripper
 
-	mu        sync.Mutex
-	refusal   string
-	protocols []string // MCP-Protocol-Version of each request
+	mu      sync.Mutex
+	refusal string
 }
 
 func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -27,9 +26,6 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(r)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if v := r.Header.Get("Mcp-Protocol-Version"); v != "" {
-		b.protocols = append(b.protocols, v)
-	}
 	if err == nil && resp.StatusCode >= 400 {
 		b.refusal = fmt.Sprintf("HTTP %d", resp.StatusCode)
 		if ch := resp.Header.Get("WWW-Authenticate"); ch != "" {

@@ -62,7 +62,7 @@ func TestDoctorEmbedded(t *testing.T) {
 		t.Errorf("2026-07-28: %s", c[0].Detail)
 	}
 
-	// A token for another resource is refused, and the doctor says why.
+	// A token the server refuses fails the tools/list checks, saying why.
 	code, r = runDoctor(t, s.Resource, "not-a-token")
 	if code != 1 {
 		t.Errorf("a bad token: exit %d, want 1", code)

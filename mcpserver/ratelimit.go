@@ -241,7 +241,9 @@ func (s *sharedLimiter) take(ctx context.Context, key string, n int) verdict {
 	}
 	got, err := s.buckets.TakeTokens(ctx, key, s.perSecond, s.burst, need, max(need, s.lease))
 	if err != nil {
-		s.warn(ctx, err)
+		if ctx.Err() == nil { // not merely a caller that went away
+			s.warn(ctx, err)
+		}
 		return s.fallback.take(ctx, key, n)
 	}
 	l.shared, l.full = got.Remaining, now.Add(got.Full)
