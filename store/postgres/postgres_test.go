@@ -476,8 +476,8 @@ func TestConnectionSettings(t *testing.T) {
 	var tables int
 	s := openIn(t, schema, nil)
 	err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1`, schema).Scan(&tables)
-	if err != nil || tables != 13 { // 12 and schema_migrations
-		t.Errorf("%d tables in %s (%v), want 13", tables, schema, err)
+	if err != nil || tables != 14 { // 13 and schema_migrations
+		t.Errorf("%d tables in %s (%v), want 14", tables, schema, err)
 	}
 }
 

@@ -41,13 +41,18 @@ func TestBackupUnderWrites(t *testing.T) {
 		}
 	})
 	defer func() { stop.Store(true); wg.Wait() }()
-	for len(snapshotOf(&mu, acked)) < 50 {
+	snapshot := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), acked...)
+	}
+	for len(snapshot()) < 50 {
 		runtime.Gosched()
 	}
 
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	before := snapshotOf(&mu, acked)
+	before := snapshot()
 	dest := filepath.Join(dir, "backup.db")
 	if err := Backup(ctx, filepath.Join(dir, "live.db"), dest, nil); err != nil {
 		t.Fatalf("Backup: %v", err)
@@ -68,12 +73,6 @@ func TestBackupUnderWrites(t *testing.T) {
 	if matches, _ := filepath.Glob(filepath.Join(dir, ".backup.db.partial-*")); len(matches) > 0 {
 		t.Errorf("temporary files left: %v", matches)
 	}
-}
-
-func snapshotOf(mu *sync.Mutex, ids []string) []string {
-	mu.Lock()
-	defer mu.Unlock()
-	return append([]string(nil), ids...)
 }
 
 // TestBackupRefusals: an existing file is kept unless overwriting is asked
