@@ -87,19 +87,32 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost in
 	clients = append(clients, c)
 	seed.clients = append(seed.clients, demoClient{Label: "Global admin", ID: c.ID, Secret: secret})
 
-	err := st.InTx(ctx, func(tx store.Tx) error {
+	// Hashed before the transaction: a dozen bcrypt hashes take seconds on
+	// a busy machine, and the transaction (SQLite's one writer) has a
+	// deadline.
+	n := 0
+	for _, o := range demoOrgs {
+		n += len(o.users)
+	}
+	passwords, hashes, err := demoPasswords(n, passwordCost)
+	if err != nil {
+		return nil, err
+	}
+	err = st.InTx(ctx, func(tx store.Tx) error {
 		users, err := seedTenants(ctx, tx)
 		if err != nil {
 			return err
+		}
+		if len(users) != n {
+			return fmt.Errorf("demo: %d users seeded, %d passwords made", len(users), n)
 		}
 		for _, c := range clients {
 			if _, err := tx.CreateClient(ctx, c); err != nil {
 				return fmt.Errorf("demo client %s: %w", c.Name, err)
 			}
 		}
-		hashes, err := demoPasswords(users, passwordCost)
-		if err != nil {
-			return err
+		for i := range users {
+			users[i].Password = passwords[i]
 		}
 		for i, u := range users {
 			if err := tx.SetUserPassword(ctx, u.OrgCode, u.id, hashes[i]); err != nil {
@@ -200,19 +213,18 @@ func demoMachineClient(name, org string, props map[string]string) (store.Client,
 	}, secret
 }
 
-// demoPasswords gives every demo user a new password and returns their
-// hashes, computed in parallel: bcrypt is slow on purpose, and there are a
-// dozen of them.
-func demoPasswords(users []demoUser, cost int) ([]string, error) {
-	hashes := make([]string, len(users))
-	errs := make([]error, len(users))
+// demoPasswords makes n new passwords and their hashes, computed in
+// parallel: bcrypt is slow on purpose, and there are a dozen of them.
+func demoPasswords(n, cost int) (passwords, hashes []string, err error) {
+	passwords, hashes = make([]string, n), make([]string, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range users {
-		users[i].Password = credential.NewPassword()
-		wg.Go(func() { hashes[i], errs[i] = credential.HashPassword(users[i].Password, cost) })
+	for i := range n {
+		passwords[i] = credential.NewPassword()
+		wg.Go(func() { hashes[i], errs[i] = credential.HashPassword(passwords[i], cost) })
 	}
 	wg.Wait()
-	return hashes, errors.Join(errs...)
+	return passwords, hashes, errors.Join(errs...)
 }
 
 // seedEvent is the audit record of a seeding, written with it.
