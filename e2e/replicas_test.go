@@ -35,8 +35,9 @@ type cluster struct {
 
 // startCluster starts n replicas at the same instant (all Run calls are
 // released together), with dbURL and a fresh schema, behind a load
-// balancer whose URL is every replica's public URL.
-func startCluster(t *testing.T, n int, dbURL string) *cluster {
+// balancer whose URL is every replica's public URL. edit, if any, changes
+// every replica's configuration (rate limits are off unless it sets them).
+func startCluster(t *testing.T, n int, dbURL string, edit ...func(*app.Config)) *cluster {
 	t.Helper()
 	c := &cluster{dbURL: dbURL, schema: pgtest.Schema(t)}
 	lbLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -61,6 +62,9 @@ func startCluster(t *testing.T, n int, dbURL string) *cluster {
 		cfg.PasswordCost = bcrypt.MinCost
 		cfg.RateLimits = nil
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
+		for _, e := range edit {
+			e(&cfg)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {

@@ -53,7 +53,7 @@ func (o origins) ok(origin string) bool {
 // Headers a browser client of the MCP endpoint sends and must be able to read.
 const (
 	corsAllowHeaders  = "Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-Id, X-Request-Id"
-	corsExposeHeaders = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After, X-Request-Id"
+	corsExposeHeaders = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id"
 )
 
 // crossOrigin answers CORS preflights for allowed origins, lets browsers

@@ -136,7 +136,7 @@ func accessLog(ctx context.Context, logger *slog.Logger, m *telemetry.Metrics, r
 		status = http.StatusOK
 	}
 	elapsed := time.Since(rec.Start)
-	count(m, r, rec, status, sw.Header().Get("WWW-Authenticate"), elapsed)
+	count(m, r, rec, status, sw.Header(), elapsed)
 	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status,
 		"duration_ms", float64(elapsed.Microseconds()) / 1000, "bytes", sw.bytes}
 	if rec.TraceID != "" {

@@ -33,8 +33,9 @@ func routeOf(path string) string {
 // count reports one finished request to the metrics: its latency, each
 // tool call's outcome, and every refusal by reason — a tool error is an
 // error, not a success because it came in a 200.
-func count(m *telemetry.Metrics, r *http.Request, rec *request.Record, status int, challenge string, elapsed time.Duration) {
+func count(m *telemetry.Metrics, r *http.Request, rec *request.Record, status int, header http.Header, elapsed time.Duration) {
 	m.Request(routeOf(r.URL.Path), strconv.Itoa(status), elapsed)
+	challenge := header.Get("WWW-Authenticate")
 	switch status {
 	case http.StatusUnauthorized:
 		if strings.Contains(challenge, `error="invalid_token"`) {
@@ -48,11 +49,7 @@ func count(m *telemetry.Metrics, r *http.Request, rec *request.Record, status in
 		}
 	case http.StatusTooManyRequests:
 		m.Refusal("rate_limited")
-		if routeOf(r.URL.Path) == MCPPath {
-			m.RateLimited("principal")
-		} else {
-			m.RateLimited("address")
-		}
+		m.RateLimited(limitOf(r, header))
 	}
 	outcomes := rec.Outcomes()
 	for _, o := range outcomes {
@@ -91,4 +88,19 @@ func callOutcome(rec *request.Record, outcomes []request.Outcome, tool string, s
 		return "error"
 	}
 	return "refused"
+}
+
+// limitOf names the limit that refused a request: on /mcp the policy its
+// RateLimit field names (principal, organization), elsewhere the issuer's
+// per-address limit.
+func limitOf(r *http.Request, header http.Header) string {
+	if routeOf(r.URL.Path) != MCPPath {
+		return "address"
+	}
+	name, _, _ := strings.Cut(header.Get("RateLimit"), ";")
+	switch name = strings.Trim(name, `"`); name {
+	case "principal", "organization":
+		return name
+	}
+	return "principal"
 }

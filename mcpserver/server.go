@@ -158,10 +158,7 @@ func New(opts Options) (*Server, error) {
 	if opts.ResourceDocumentation == "" {
 		opts.ResourceDocumentation = "https://github.com/orgscope/orgscope#readme"
 	}
-	var perPrincipal *limiters
-	if rl := opts.RateLimits; rl != nil {
-		perPrincipal = newLimiters(rl.PerPrincipal, rl.PrincipalBurst)
-	}
+	calls := newCallLimits(opts.RateLimits, logger)
 	server := newMCPServer(opts, logger)
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{
 		// Stateless: every request is authenticated on its own, any replica
@@ -194,7 +191,7 @@ func New(opts Options) (*Server, error) {
 	}
 	byHost := map[string]http.Handler{}
 	for _, name := range names {
-		h, err := routes(opts, name, public, mcpHandler, perPrincipal, m, logger)
+		h, err := routes(opts, name, public, mcpHandler, calls, m, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +222,7 @@ func New(opts Options) (*Server, error) {
 // routes builds the routes of the server as it is named name: its
 // discovery documents, the issuer's endpoints, the /mcp chain and the
 // probes.
-func routes(opts Options, name, public *url.URL, mcpHandler http.Handler, perPrincipal *limiters, m *telemetry.Metrics, logger *slog.Logger) (http.Handler, error) {
+func routes(opts Options, name, public *url.URL, mcpHandler http.Handler, calls *callLimits, m *telemetry.Metrics, logger *slog.Logger) (http.Handler, error) {
 	base := name.Scheme + "://" + name.Host
 	resource := base + MCPPath
 	metadataURL, err := wellknown.ResourceMetadataURL(resource)
@@ -275,7 +272,7 @@ func routes(opts Options, name, public *url.URL, mcpHandler http.Handler, perPri
 		func(h http.Handler) http.Handler { return readCalls(opts.MaxBodyBytes, opts.MaxBatch, h) },
 		authn,
 		notePrincipal,
-		perPrincipal.limitCalls,
+		calls.limit,
 		func(h http.Handler) http.Handler {
 			return decide(opts.Service.Authorizer(), metadataURL, opts.Service, h)
 		},

@@ -86,6 +86,8 @@ type Store interface {
 	// an error, InTx returns it unchanged.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 
+	RateStore
+
 	// Ping reports whether the database answers; /readyz uses it.
 	Ping(ctx context.Context) error
 	// Close releases the database handles.
@@ -382,4 +384,37 @@ type ApprovalStore interface {
 	// DeleteApprovalsExpiredBefore removes the approvals that expired
 	// before cutoff, and returns how many.
 	DeleteApprovalsExpiredBefore(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// RateStore keeps the token buckets of rate limits that every process
+// using the database shares (replicas on one PostgreSQL). It is not part of
+// a transaction: a bucket changes in one statement of its own.
+type RateStore interface {
+	// TakeTokens takes tokens from the bucket named key, which holds at most
+	// limit.Burst tokens and refills at limit.PerSecond (a bucket never seen
+	// is full): up to want of them when there are, as many as there are
+	// when that is at least need, and none otherwise. It reports how many
+	// it took, how many are left, and how long until the bucket holds need
+	// again (when it took none) and is full again. need is at least 1 and
+	// at most want; a need above limit.Burst is never met.
+	TakeTokens(ctx context.Context, key string, limit RateLimit, need, want int) (RateTake, error)
+}
+
+// RateLimit is a token bucket's shape: PerSecond tokens a second, at most
+// Burst at once. Both positive.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// RateTake is the outcome of RateStore.TakeTokens.
+type RateTake struct {
+	// Taken is how many tokens were taken: 0, or between need and want.
+	Taken int
+	// Remaining is how many whole tokens the bucket holds afterwards.
+	Remaining int
+	// Wait, when Taken is 0, is how long until the bucket holds need.
+	Wait time.Duration
+	// Full is how long until the bucket is full again.
+	Full time.Duration
 }

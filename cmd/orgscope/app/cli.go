@@ -38,6 +38,9 @@ Commands:
                     the embedded issuer's signing keys: list them, rotate to a new
                     one, or retire one at once
   policy            the access policy: default, schema, validate, test, explain
+  backup FILE       copy the SQLite database while the server runs (PostgreSQL: print the pg_dump command)
+  doctor URL        check a deployment from outside, as MCP clients see it
+  healthcheck URL   exit 0 when URL (/healthz) answers 200: a container's HEALTHCHECK
   seed              fill a database with synthetic tenants (org_s00001…) for load tests
   version           print the version, commit, build time and Go version (also --version)
   help              print this help (also -h, --help)
@@ -55,6 +58,8 @@ Examples:
   orgscope keys rotate --key-encryption-key-file /etc/orgscope/kek
   orgscope keys retire KID
   orgscope policy default > policy.cedar && orgscope policy test --policy policy.cedar tests.json
+  orgscope backup /backups/orgscope.db [--force]
+  orgscope doctor https://mcp.example.com/mcp [--token T] [--json]
   orgscope seed --orgs N --users M
 
 Run "orgscope <command> -h" for a command's flags ("orgscope serve -h" for the
@@ -168,6 +173,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.seed(ctx, args)
 	case "policy":
 		return c.policyCommand(ctx, args)
+	case "backup":
+		return c.backup(ctx, args)
+	case "doctor":
+		return c.doctor(ctx, args)
+	case "healthcheck":
+		return c.healthcheck(ctx, args)
 	}
 	return &usageError{err: fmt.Errorf("unknown command %q", cmd), hint: `run "orgscope -h" for the commands`}
 }

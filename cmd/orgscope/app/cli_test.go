@@ -44,6 +44,7 @@ func TestServeRefusesWhatItCannotHonour(t *testing.T) {
 		{env: map[string]string{"ORGSCOPE_TOKEN_TTL": "soon"}, want: `--token-ttl (ORGSCOPE_TOKEN_TTL) must be a duration such as 30s, 15m or 1h, got "soon"`},
 		{args: []string{"--rate-limit", "-1"}, want: "--rate-limit (ORGSCOPE_RATE_LIMIT) must be a number of requests per second, 0 or more"},
 		{env: map[string]string{"ORGSCOPE_SIGNIN_RATE_LIMIT": "NaN"}, want: "--signin-rate-limit (ORGSCOPE_SIGNIN_RATE_LIMIT) must be a number of requests per second"},
+		{env: map[string]string{"ORGSCOPE_ORG_RATE_LIMIT": "-2"}, want: "--org-rate-limit (ORGSCOPE_ORG_RATE_LIMIT) must be a number of requests per second, 0 or more"},
 		{args: []string{"--rate-limit", "fast"}, want: `--rate-limit (ORGSCOPE_RATE_LIMIT) must be a number, got "fast"`},
 		{args: []string{"--addr", "localhost"}, want: `--addr (ORGSCOPE_ADDR) must be host:port (like 127.0.0.1:8080 or :8080), got "localhost"`},
 		{args: []string{"--addr", "127.0.0.1:99999"}, want: `--addr (ORGSCOPE_ADDR) must have a port from 0 to 65535`},

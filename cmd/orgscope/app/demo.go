@@ -104,13 +104,13 @@ func seedDemo(ctx context.Context, st store.Store, enabled bool, passwordCost in
 		if err != nil {
 			return err
 		}
+		if len(users) != n {
+			return fmt.Errorf("demo: %d users seeded, %d passwords made", len(users), n)
+		}
 		for _, c := range clients {
 			if _, err := tx.CreateClient(ctx, c); err != nil {
 				return fmt.Errorf("demo client %s: %w", c.Name, err)
 			}
-		}
-		if len(users) != n {
-			return fmt.Errorf("demo: %d users seeded, %d passwords made", len(users), n)
 		}
 		for i, u := range users {
 			users[i].Password = passwords[i]

@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Service:        svc,
 		Store:          st,
 		AllowedOrigins: cfg.AllowedOrigins,
-		RateLimits:     cfg.RateLimits,
+		RateLimits:     sharedRateLimits(cfg, st),
 		Version:        cfg.Version,
 		Logger:         logger,
 		Metrics:        metrics,

@@ -35,6 +35,7 @@ func (c cli) serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.RefreshReuseInterval, "refresh-reuse-interval", cfg.RefreshReuseInterval, "how long a rotated refresh token may be presented again by its client (sessions sharing a keyring) before reuse revokes its grant; 0 for none")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", cfg.AuditRetention, "how long audit events are kept before they are removed")
 	fs.Float64Var(&cfg.RateLimits.PerPrincipal, "rate-limit", cfg.RateLimits.PerPrincipal, "MCP calls per second per access token's principal (bursts of twice that); 0 disables")
+	fs.Float64Var(&cfg.RateLimits.PerOrg, "org-rate-limit", cfg.RateLimits.PerOrg, "MCP calls per second per organization, shared by all its clients (bursts of twice that); 0 disables")
 	fs.Float64Var(&cfg.RateLimits.PerAddress, "signin-rate-limit", cfg.RateLimits.PerAddress, "requests per second per client address to the issuer's /oauth2/ endpoints: token, sign-in, consent, registration, authorization (bursts of four times that); 0 disables")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "connections held open at once; beyond it new ones wait until one closes")
 	fs.IntVar(&cfg.MaxConnectionsPerAddress, "max-connections-per-address", cfg.MaxConnectionsPerAddress, "connections one client address may hold open at once, beyond which they are closed at once; 0: no limit (behind a proxy, limit there)")
@@ -70,6 +71,7 @@ func (c cli) serve(ctx context.Context, args []string) error {
 	}
 	cfg.Issuers = issuers
 	cfg.RateLimits.PrincipalBurst = burst(cfg.RateLimits.PerPrincipal, 2)
+	cfg.RateLimits.OrgBurst = burst(cfg.RateLimits.PerOrg, 2)
 	cfg.RateLimits.AddressBurst = burst(cfg.RateLimits.PerAddress, 4)
 	cfg.Stdout, cfg.Stderr = c.stdout, c.stderr
 	if err := cfg.validate(); err != nil {

@@ -68,7 +68,7 @@ func (c Config) validate() error {
 		for _, r := range []struct {
 			flag string
 			v    float64
-		}{{"rate-limit", rl.PerPrincipal}, {"signin-rate-limit", rl.PerAddress}} {
+		}{{"rate-limit", rl.PerPrincipal}, {"org-rate-limit", rl.PerOrg}, {"signin-rate-limit", rl.PerAddress}} {
 			if r.v < 0 || math.IsNaN(r.v) || math.IsInf(r.v, 0) {
 				bad("%s must be a number of requests per second, 0 or more (0 disables it), got %v", flagRef(r.flag), r.v)
 			}

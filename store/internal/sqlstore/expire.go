@@ -39,7 +39,10 @@ func (q *Queries) DeleteExpired(ctx context.Context, cutoff time.Time) (int, err
 				}
 				total += n
 			}
-			return nil
+			// A bucket whose tat is past is full: the same as no row.
+			n, err := tx.exec(ctx, tx.write, `DELETE FROM rate_buckets WHERE tat_us < ?`, normTime(cutoff).UnixMicro())
+			total += n
+			return err
 		})
 		return int(total), err
 	})
