@@ -94,6 +94,9 @@ func (m ClaimMapping) Principal(claims map[string]json.RawMessage) (*Principal, 
 		}
 	}
 	slices.Sort(p.Scopes)
+	if err := delegation(claims, p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -186,28 +186,3 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
-
-// GrantActive reports whether an access token's grant still stands: the
-// grant exists and is not revoked, and its user exists and is active. The
-// resource server calls it (through cmd) for tokens that carry a grant_id,
-// so that revoking a grant — on code replay, refresh reuse, revocation, or
-// a user's deletion — revokes its access tokens too.
-func (s *Server) GrantActive(ctx context.Context, grantID, orgCode, userID string) (bool, error) {
-	g, err := s.opts.Store.GetGrant(ctx, grantID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, err
-	case g.Revoked() || g.OrgCode != orgCode || g.UserID != userID:
-		return false, nil
-	}
-	u, err := s.opts.Store.GetUser(ctx, orgCode, userID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return u.Status == store.UserActive, nil
-}

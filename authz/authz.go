@@ -46,6 +46,10 @@ const (
 	ReasonPolicy            = "policy"
 	ReasonValidation        = "validation"
 	ReasonNoPrincipal       = "no_principal"
+	// ReasonOutsideBounds: the token carries the scope, but a party whose
+	// authority it carries does not allow it (the person's role, an acting
+	// client). Asking for another token does not help.
+	ReasonOutsideBounds = "outside_bounds"
 )
 
 // Decision is the answer to a Request.
@@ -87,6 +91,11 @@ func (Rules) Authorize(_ context.Context, req Request) Decision {
 			Message: fmt.Sprintf("%s needs scope %s, which this access token lacks; request a token with it",
 				a.Name, strings.Join(missing, " "))}
 	}
+	if missing := auth.Missing(EffectiveScopes(p), a.Scopes); len(missing) > 0 {
+		return Decision{Reason: ReasonOutsideBounds,
+			Message: fmt.Sprintf("%s needs scope %s: this access token carries it, but %s", a.Name,
+				strings.Join(missing, " "), refusedBy(p, missing))}
+	}
 	if a.GlobalOnly && !p.Global() {
 		return Decision{Reason: ReasonGlobalOnly,
 			Message: fmt.Sprintf("%s is for administrators: it needs a global token (one without org_code); "+
@@ -96,6 +105,40 @@ func (Rules) Authorize(_ context.Context, req Request) Decision {
 		return Decision{Reason: ReasonTenant, Message: OrgNotFound(req.Org)}
 	}
 	return Decision{Allow: true, Reason: ReasonAllowed}
+}
+
+// EffectiveScopes returns the scopes p may use: its token's, narrowed by
+// every bound the records set when the call arrived — the person's role,
+// and for a delegated token each acting client's allowed scopes (person ∩
+// agent). The result is expanded under the hierarchy (write:users brings
+// read:users) and holds known scopes only. A principal without bounds has
+// its token's scopes, unchanged.
+//
+// Every scope check asks for these: the catalog's Rules here, and the
+// service's rule that a principal gives a client only scopes it holds.
+func EffectiveScopes(p *auth.Principal) []string {
+	if p == nil || len(p.Bounds) == 0 {
+		if p == nil {
+			return nil
+		}
+		return p.Scopes
+	}
+	scopes := auth.Narrow(p.Scopes, auth.AllScopes)
+	for _, b := range p.Bounds {
+		scopes = auth.Narrow(b.Scopes, scopes)
+	}
+	return scopes
+}
+
+// refusedBy names the parties whose bounds lack one of missing.
+func refusedBy(p *auth.Principal, missing []string) string {
+	var parties []string
+	for _, b := range p.Bounds {
+		if len(auth.Missing(b.Scopes, missing)) > 0 {
+			parties = append(parties, b.String())
+		}
+	}
+	return strings.Join(parties, " and ") + " does not allow it"
 }
 
 // OrgNotFound is the answer to naming an organization one may not see: the
@@ -118,11 +161,13 @@ func Visible(ctx context.Context, az Authorizer, p *auth.Principal) []string {
 }
 
 // RoleScopes are the scopes a signed-in person's role lets them grant a
-// client: an admin everything, a member reading users, organization
-// settings and flags.
+// client, and the bound of every token acting for them: an admin
+// everything, a member reading users, organization settings and flags,
+// and managing their own grants (the service keeps a member to their
+// own).
 func RoleScopes(role string) []string {
 	if role == "admin" {
 		return auth.AllScopes
 	}
-	return []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags}
+	return []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags, auth.ScopeWriteGrants}
 }
