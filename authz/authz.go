@@ -138,7 +138,10 @@ func refusedBy(p *auth.Principal, missing []string) string {
 			parties = append(parties, b.String())
 		}
 	}
-	return strings.Join(parties, " and ") + " does not allow it"
+	if len(parties) > 1 {
+		return strings.Join(parties, " and ") + " do not allow it"
+	}
+	return strings.Join(parties, "") + " does not allow it"
 }
 
 // OrgNotFound is the answer to naming an organization one may not see: the

@@ -32,6 +32,9 @@ Commands:
                     manage machine clients: secrets rotated with a grace period, one agent cut off at once
   users set-password
                     set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
+  grants list|revoke
+                    what acts for people: the grants they gave apps, the agents acting
+                    through them (token exchange); revoke one at once
   audit export      write the audit trail as JSON lines, for a log pipeline
   keys list|rotate|retire
                     the embedded issuer's signing keys: list them, rotate to a new
@@ -48,6 +51,8 @@ Examples:
   orgscope clients rotate-secret CLIENT_ID --grace 24h
   orgscope clients disable CLIENT_ID
   orgscope users set-password --org org_x --email ann@x.example
+  orgscope grants list --org org_x --user ann@x.example
+  orgscope grants revoke GRANT_ID
   orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
   orgscope keys rotate --key-encryption-key-file /etc/orgscope/kek
   orgscope keys retire KID
@@ -83,6 +88,7 @@ var subcommands = map[string][]string{
 	"orgs":    {"create"},
 	"clients": {"create", "list", "show", "rotate-secret", "disable", "enable", "delete", "update"},
 	"users":   {"set-password"},
+	"grants":  {"list", "revoke"},
 	"audit":   {"export"},
 	"keys":    {"list", "rotate", "retire"},
 }
@@ -150,6 +156,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.updateClient(ctx, args)
 	case "users set-password":
 		return c.setPassword(ctx, args)
+	case "grants list":
+		return c.listGrants(ctx, args)
+	case "grants revoke":
+		return c.revokeGrant(ctx, args)
 	case "audit export":
 		return c.exportAudit(ctx, args)
 	case "keys list":
