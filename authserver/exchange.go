@@ -160,6 +160,9 @@ func (s *Server) exchangeFor(r *http.Request, x *exchange) (*tokenResponse, *oau
 	if oerr != nil {
 		return nil, oerr
 	}
+	// iat has whole seconds: counting from the whole second keeps exp
+	// within the subject's and expires_in exact.
+	issued = issued.Truncate(time.Second)
 	ttl := min(s.opts.DelegationTTL, s.opts.TokenTTL, sub.Expiry.Time().Sub(issued).Truncate(time.Second))
 	if x.client.TokenTTL > 0 {
 		ttl = min(ttl, x.client.TokenTTL)

@@ -41,9 +41,10 @@ type GrantInfo struct {
 	Scopes     []string   `json:"scopes" jsonschema:"What the person granted."`
 	CreatedAt  time.Time  `json:"created_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty" jsonschema:"When it was revoked; absent while it stands."`
-	// Delegations are the live tokens agents got from the grant, newest
-	// first.
-	Delegations []DelegationInfo `json:"delegations" jsonschema:"The live tokens agents got from this grant by token exchange, newest first (at most 20)."`
+	// Delegations are the unexpired tokens agents got from the grant,
+	// newest first: acting for the person while it stands (a listing shows
+	// none for a revoked grant; a revocation, those that died with it).
+	Delegations []DelegationInfo `json:"delegations" jsonschema:"The tokens agents got from this grant by token exchange that have not expired, newest first (at most 20); none for a revoked grant in a listing."`
 	More        bool             `json:"more_delegations,omitempty" jsonschema:"True when more live delegated tokens exist than are shown."`
 }
 
@@ -71,15 +72,19 @@ func grantInfo(v store.GrantView) GrantInfo {
 	return info
 }
 
-// withDelegations adds each grant's live delegated tokens.
-func (s *Service) withDelegations(ctx context.Context, q store.Tx, grants []GrantInfo) error {
-	if len(grants) == 0 {
-		return nil
-	}
-	ids := make([]string, len(grants))
+// withDelegations adds the live delegated tokens of each grant; with
+// standingOnly, of the grants not revoked (those of a revoked grant act
+// for nobody any more).
+func (s *Service) withDelegations(ctx context.Context, q store.Tx, grants []GrantInfo, standingOnly bool) error {
+	var ids []string
 	at := map[string]int{}
 	for i, g := range grants {
-		ids[i], at[g.GrantID] = g.GrantID, i
+		if !standingOnly || g.RevokedAt == nil {
+			ids, at[g.GrantID] = append(ids, g.GrantID), i
+		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	ds, err := q.ListDelegations(ctx, ids, s.now(), delegationsPerGrant+1)
 	if err != nil {
@@ -181,7 +186,7 @@ func (s *Service) ListDelegations(ctx context.Context, c Caller, in ListDelegati
 			for _, v := range views {
 				out.Grants = append(out.Grants, grantInfo(v))
 			}
-			return out, s.withDelegations(ctx, q, out.Grants)
+			return out, s.withDelegations(ctx, q, out.Grants, true)
 		},
 	}
 	return run(ctx, s, c, op, in)
@@ -257,7 +262,7 @@ func (s *Service) RevokeDelegation(ctx context.Context, c Caller, in RevokeDeleg
 			}
 			out.Grant = grantInfo(view)
 			grants := []GrantInfo{out.Grant}
-			err = s.withDelegations(ctx, q, grants)
+			err = s.withDelegations(ctx, q, grants, false)
 			out.Grant = grants[0]
 			return out, err
 		},

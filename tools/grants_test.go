@@ -156,6 +156,13 @@ func TestRevokeDelegation(t *testing.T) {
 	if g, _ := e.st.GetGrant(t.Context(), pp.bobG1.ID); !g.Revoked() {
 		t.Error("the grant is not revoked in the store")
 	}
+	listed := ok[service.ListDelegationsOutput](e, ann, "list_delegations", map[string]any{"user_id": pp.bob.ID, "include_revoked": true})
+	if len(listed.Grants) != 2 || listed.Grants[0].RevokedAt == nil || len(listed.Grants[0].Delegations) != 0 {
+		t.Errorf("a revoked grant listed: %+v (nothing acts through it any more)", listed)
+	}
+	if standing := ok[service.ListDelegationsOutput](e, ann, "list_delegations", map[string]any{"user_id": pp.bob.ID}); len(standing.Grants) != 0 {
+		t.Errorf("Bob's standing grants after both were revoked: %+v", standing)
+	}
 
 	global := globalP(auth.ScopeWriteGrants)
 	ok[service.RevokeDelegationOutput](e, global, "revoke_delegation", map[string]any{"grant_id": pp.catG.ID})

@@ -56,11 +56,13 @@ func (c cli) listGrants(ctx context.Context, args []string) error {
 	})
 }
 
-// printGrants writes one line per grant and, indented under it, one per
-// token delegated from it.
+// printGrants writes one line per grant, then one per live token agents
+// got from them: the actor chain (the holder first), scopes, expiry and
+// purpose.
 func printGrants(w io.Writer, grants []service.GrantInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GRANT_ID\tORG\tPERSON\tCLIENT\tSCOPES\tCREATED\tSTATUS")
+	delegated := 0
 	for _, g := range grants {
 		state := "active"
 		if g.RevokedAt != nil {
@@ -72,16 +74,20 @@ func printGrants(w io.Writer, grants []service.GrantInfo) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.GrantID, g.OrgCode, cmpOr(g.Email, g.UserID), client,
 			strings.Join(g.Scopes, " "), g.CreatedAt.UTC().Format(time.RFC3339), state)
+		delegated += len(g.Delegations)
+	}
+	if err := tw.Flush(); err != nil || delegated == 0 {
+		return err
+	}
+	fmt.Fprintln(w, "\nActing for them (live tokens from token exchange):")
+	fmt.Fprintln(tw, "GRANT_ID\tACTORS (HOLDER FIRST)\tSCOPES\tEXPIRES\tPURPOSE")
+	for _, g := range grants {
 		for _, d := range g.Delegations {
-			purpose := ""
-			if d.Purpose != "" {
-				purpose = fmt.Sprintf(", purpose %q", d.Purpose)
-			}
-			fmt.Fprintf(tw, "  ↳ %s\t\tacting: %s\t\t%s\tuntil %s\ttoken %s%s\n", d.ClientID, strings.Join(d.ActorChain, " ← "),
-				strings.Join(d.Scopes, " "), d.ExpiresAt.UTC().Format(time.RFC3339), d.TokenID, purpose)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.GrantID, strings.Join(d.ActorChain, " < "), strings.Join(d.Scopes, " "),
+				d.ExpiresAt.UTC().Format(time.RFC3339), d.Purpose)
 		}
 		if g.More {
-			fmt.Fprintln(tw, "  ↳ … more live delegated tokens (use --json with list_delegations paging to see them all)")
+			fmt.Fprintf(tw, "%s\t… more (list_delegations shows them all)\t\t\t\n", g.GrantID)
 		}
 	}
 	return tw.Flush()
