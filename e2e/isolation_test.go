@@ -193,8 +193,7 @@ func (s *isoSnapshotter) take(t *testing.T) *isoState {
 	s.taken++
 	sn := &isoState{orgs: map[string]string{}, users: map[string]map[string]string{}, emails: map[string]map[string]bool{},
 		overrides: map[string]map[string]string{}, clients: map[string]map[string]string{}, grants: map[string]map[string]string{},
-		audit: map[string]string{},
-		defs:  map[string]string{}, flagTypes: map[string]string{}}
+		audit: map[string]string{}, defs: map[string]string{}, flagTypes: map[string]string{}}
 	s.rows(t, "orgs", func(c map[string]string, row string) { sn.orgs[c["code"]] = row })
 	s.rows(t, "users", func(c map[string]string, row string) {
 		org := c["org_code"]
