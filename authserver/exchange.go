@@ -116,6 +116,11 @@ func (s *Server) exchangeFor(r *http.Request, x *exchange) (*tokenResponse, *oau
 	if oerr != nil {
 		return nil, oerr
 	}
+	if sub.OrgCode != x.client.OrgCode {
+		// Recorded without the person: the client's org may not learn
+		// another's.
+		return nil, errInvalidGrant("the person of subject_token belongs to another organization than this client")
+	}
 	x.subject = sub
 	x.chain = append([]string{x.client.ID}, sub.Act.chain()...)
 	if x.purpose == "" {
@@ -131,9 +136,6 @@ func (s *Server) exchangeFor(r *http.Request, x *exchange) (*tokenResponse, *oau
 	if !standing.Active {
 		s.log.InfoContext(ctx, "token exchange: subject token no longer stands", "client_id", x.client.ID, "why", standing.Why)
 		return nil, errInvalidRequest("subject_token has been revoked (its grant, its person or an agent acting in it is no longer active)")
-	}
-	if sub.OrgCode != x.client.OrgCode {
-		return nil, errInvalidGrant("the person of subject_token belongs to another organization than this client")
 	}
 
 	// What the new token may carry: the subject token's scopes, the
@@ -187,7 +189,7 @@ func (s *Server) exchangeFor(r *http.Request, x *exchange) (*tokenResponse, *oau
 		if err := tx.CreateDelegation(ctx, d); err != nil {
 			return err
 		}
-		return tx.AppendAuditEvent(ctx, s.exchangeEvent(x, scopes, nil))
+		return tx.AppendAuditEvent(ctx, s.exchangeEvent(x, nil))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		// The grant went between the check and the record.
@@ -244,22 +246,19 @@ func (s *Server) subjectToken(ctx context.Context, token, aud string) (*tokenCla
 	return c, nil
 }
 
-// exchangeEvent is the audit event of an exchange: allowed with the scopes
-// it issued, or refused with the error it got.
-func (s *Server) exchangeEvent(x *exchange, scopes []string, refusal *oauthError) store.AuditEvent {
+// exchangeEvent is the audit event of an exchange: allowed (the scopes
+// issued are in its delegation record), or refused with the error it got.
+func (s *Server) exchangeEvent(x *exchange, refusal *oauthError) store.AuditEvent {
 	ev := store.AuditEvent{
 		ID: store.NewID(store.EventIDPrefix), Time: s.opts.Now().UTC(), OrgCode: x.client.OrgCode,
 		ClientID: x.client.ID, ActorChain: x.chain, Action: AuditTokenExchange, Purpose: x.purpose,
-		Decision: store.DecisionAllow, Outcome: store.OutcomeOK, Reason: "scope " + strings.Join(scopes, " "),
+		Decision: store.DecisionAllow, Outcome: store.OutcomeOK,
 	}
 	if x.subject != nil {
 		ev.Subject, ev.GrantID, ev.Target = x.subject.Subject, x.subject.GrantID, x.subject.Subject
 	}
 	if refusal != nil {
 		ev.Decision, ev.Outcome, ev.Reason = store.DecisionDeny, store.OutcomeError, refusal.code
-	}
-	if len(ev.ActorChain) == 0 {
-		ev.ActorChain = []string{x.client.ID}
 	}
 	return ev
 }
@@ -271,7 +270,7 @@ func (s *Server) auditExchange(ctx context.Context, x *exchange, refusal *oauthE
 	if refusal.status >= 500 {
 		return // the database is the trouble; nothing to record it in
 	}
-	if err := s.opts.Store.AppendAuditEvent(ctx, s.exchangeEvent(x, nil, refusal)); err != nil {
+	if err := s.opts.Store.AppendAuditEvent(ctx, s.exchangeEvent(x, refusal)); err != nil {
 		s.log.WarnContext(ctx, "token exchange refusal not recorded", "client_id", x.client.ID, "err", err)
 	}
 }

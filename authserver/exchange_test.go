@@ -270,6 +270,13 @@ func TestTokenExchangeRefusals(t *testing.T) {
 	if len(events) < 10 || events[0].ClientID == "" {
 		t.Errorf("refusals of authenticated clients are audited: %d events", len(events))
 	}
+	// The other organization's client is refused on its own trail, which
+	// does not learn whose token it presented.
+	betaEvents, _, _ := d.st.ListAuditEvents(ctx, "org_beta", store.AuditFilter{Action: authserver.AuditTokenExchange}, store.Page{})
+	if len(betaEvents) != 1 || betaEvents[0].Subject != "" || betaEvents[0].GrantID != "" || betaEvents[0].Reason != "invalid_grant" ||
+		betaEvents[0].ClientID != beta.ID {
+		t.Errorf("org_beta's trail: %+v", betaEvents)
+	}
 
 	// A token revoked, whose grant is revoked, or expired.
 	denied := func(what, subject string) {
