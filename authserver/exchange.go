@@ -162,9 +162,6 @@ func (s *Server) exchangeFor(r *http.Request, x *exchange) (*tokenResponse, *oau
 	if oerr != nil {
 		return nil, oerr
 	}
-	// iat has whole seconds: counting from the whole second keeps exp
-	// within the subject's and expires_in exact.
-	issued = issued.Truncate(time.Second)
 	ttl := min(s.opts.DelegationTTL, s.opts.TokenTTL, sub.Expiry.Time().Sub(issued).Truncate(time.Second))
 	if x.client.TokenTTL > 0 {
 		ttl = min(ttl, x.client.TokenTTL)
@@ -206,8 +203,11 @@ func (s *Server) exchangeFor(r *http.Request, x *exchange) (*tokenResponse, *oau
 		AccessToken:     token,
 		IssuedTokenType: TokenTypeAccessToken,
 		TokenType:       "Bearer",
-		ExpiresIn:       int(exp.Sub(issued) / time.Second),
-		Scope:           strings.Join(scopes, " "),
+		// exp has whole seconds, so it is up to a second short of
+		// issued+ttl; less than that means the signing key's retirement
+		// shortened it.
+		ExpiresIn: int(min(ttl, exp.Sub(issued)+time.Second) / time.Second),
+		Scope:     strings.Join(scopes, " "),
 	}, nil
 }
 
