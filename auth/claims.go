@@ -96,6 +96,9 @@ func (m ClaimMapping) Principal(claims map[string]json.RawMessage) (*Principal, 
 	}
 	slices.Sort(p.Scopes)
 	p.Properties = propertiesClaim(claims, "application_properties")
+	if err := delegation(claims, p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

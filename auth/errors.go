@@ -56,4 +56,7 @@ const (
 	reasonNoTenant       = "the access token names no organization and this issuer may not issue global tokens"
 	reasonInactive       = "the access token is not active"
 	reasonRevoked        = "the access token has been revoked"
+	reasonActor          = "the access token's act claim is not valid (RFC 8693: nested objects naming sub or client_id, at most 8 deep)"
+	reasonMayAct         = "the access token's actor is not the one its may_act claim allows"
+	reasonPurpose        = "the access token's purpose claim is not valid (one line of text, at most 256 bytes)"
 )

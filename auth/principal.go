@@ -34,10 +34,17 @@ type Principal struct {
 	GrantID string
 	// ActorChain lists who acts for Subject when the token was delegated
 	// (RFC 8693 act): the current actor first, then the one it acts for,
-	// and so on. Empty when the subject acts itself.
+	// and so on — the outermost act first. Each is the actor's client_id,
+	// or its sub when it names no client. Empty when the subject acts
+	// itself.
 	ActorChain []string
 	// Purpose is what a delegated token was issued for, when it says.
 	Purpose string
+	// Bounds are the limits the records set on this principal when the
+	// call arrived (the person's role, the acting clients' allowed
+	// scopes); nil when none apply. A verifier that reads them returns a
+	// copy of the cached principal carrying them.
+	Bounds []Bound
 	// KeyID is the kid of the key that signed the token, when it named one.
 	KeyID string
 	// Properties are the client's application properties, from the

@@ -17,6 +17,11 @@ const (
 	ScopeReadAudit    = "read:audit"
 	ScopeReadClients  = "read:clients"
 	ScopeWriteClients = "write:clients"
+	// The grants people gave clients, and the delegated tokens that act
+	// for them: a person sees and revokes their own, an administrator
+	// their organization's.
+	ScopeReadGrants  = "read:grants"
+	ScopeWriteGrants = "write:grants"
 )
 
 // AllScopes lists every scope in a stable order (the order of
@@ -27,6 +32,7 @@ var AllScopes = []string{
 	ScopeReadFlags, ScopeWriteFlags,
 	ScopeReadAudit,
 	ScopeReadClients, ScopeWriteClients,
+	ScopeReadGrants, ScopeWriteGrants,
 }
 
 // Known reports whether scope is one of AllScopes.

@@ -29,14 +29,18 @@ const AssetsPath = "/oauth2/assets"
 
 // scopeDescriptions say in plain words what each scope lets a client do.
 var scopeDescriptions = map[string]string{
-	auth.ScopeReadUsers:   "see the people in your organization",
-	auth.ScopeWriteUsers:  "add people and change their details",
-	auth.ScopeDeleteUsers: "delete people",
-	auth.ScopeReadOrgs:    "see your organization's settings",
-	auth.ScopeWriteOrgs:   "change your organization's name and properties",
-	auth.ScopeReadFlags:   "see feature flags",
-	auth.ScopeWriteFlags:  "change feature flags",
-	auth.ScopeReadAudit:   "read the audit log",
+	auth.ScopeReadUsers:    "see the people in your organization",
+	auth.ScopeWriteUsers:   "add people and change their details",
+	auth.ScopeDeleteUsers:  "delete people",
+	auth.ScopeReadOrgs:     "see your organization's settings",
+	auth.ScopeWriteOrgs:    "change your organization's name and properties",
+	auth.ScopeReadFlags:    "see feature flags",
+	auth.ScopeWriteFlags:   "change feature flags",
+	auth.ScopeReadAudit:    "read the audit log",
+	auth.ScopeReadClients:  "see your organization's machine clients",
+	auth.ScopeWriteClients: "create, rotate and disable machine clients",
+	auth.ScopeReadGrants:   "see which apps and agents act for you (an administrator: for anyone in the organization)",
+	auth.ScopeWriteGrants:  "revoke what acts for you (an administrator: for anyone in the organization)",
 }
 
 type scopeView struct{ Name, Description string }

@@ -92,7 +92,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	// An access token issued to the caller goes on the denylist, which
 	// every replica's resource server reads: a client_credentials token
 	// stops working at the next call, and so does an interactive one
-	// (whose grant goes too).
+	// (whose grant goes too) or a delegated one (whose grant stays: it is
+	// the person's, see grantOf).
 	if c := s.ownToken(token); c != nil && c.ClientID == clientID && c.ID != "" {
 		revoked := store.RevokedToken{TokenID: c.ID, ClientID: clientID, ExpiresAt: c.Expiry.Time()}
 		if err := s.opts.Store.RevokeToken(ctx, revoked); err != nil {
@@ -117,11 +118,15 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // grantOf returns the grant of a refresh or access token issued to clientID.
+// A delegated token has none to give: the grant is the person's, and an
+// agent that revokes its own token (it is done, or believes it leaked)
+// ends that token, not what the person gave the client they signed in
+// with — nor the other agents acting for them.
 func (s *Server) grantOf(ctx context.Context, token, clientID string) string {
 	if _, g, err := s.opts.Store.LookupRefreshToken(ctx, hashToken(token)); err == nil && g.ClientID == clientID {
 		return g.ID
 	}
-	if c := s.ownToken(token); c != nil && c.ClientID == clientID {
+	if c := s.ownToken(token); c != nil && c.ClientID == clientID && c.Act == nil {
 		return c.GrantID
 	}
 	return ""
@@ -140,6 +145,8 @@ type introspection struct {
 	Audience  []string `json:"aud,omitempty"`
 	TokenID   string   `json:"jti,omitempty"`
 	OrgCode   string   `json:"org_code,omitempty"`
+	// Act is a delegated token's actor chain (RFC 8693 §4.1).
+	Act *actClaim `json:"act,omitempty"`
 }
 
 // handleIntrospect tells a confidential client whether a token is active:
@@ -171,13 +178,13 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			active = errors.Is(err, store.ErrNotFound) || err == nil && c.IssuedAt != nil && c.IssuedAt.Time().After(cut.Cutoff)
 		}
 		if active && c.GrantID != "" {
-			g, err := s.opts.Store.GetGrant(ctx, c.GrantID)
-			active = err == nil && !g.Revoked()
+			st, err := s.Standing(ctx, c.GrantID, c.OrgCode, c.Subject, c.Act.chain())
+			active = err == nil && st.Active
 		}
 		if active {
 			out = introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
 				TokenType: "Bearer", Expiry: c.Expiry.Time().Unix(), IssuedAt: c.IssuedAt.Time().Unix(),
-				Issuer: c.Issuer, Audience: c.Audience, TokenID: c.ID, OrgCode: c.OrgCode}
+				Issuer: c.Issuer, Audience: c.Audience, TokenID: c.ID, OrgCode: c.OrgCode, Act: c.Act}
 		}
 	} else if rt, g, err := s.opts.Store.LookupRefreshToken(ctx, hashToken(token)); err == nil && mayKnow(g.ClientID) &&
 		!g.Revoked() && rt.RotatedAt.IsZero() && s.opts.Now().Before(rt.ExpiresAt) {
@@ -185,29 +192,4 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), Issuer: s.issuerOf(ctx), OrgCode: g.OrgCode}
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// GrantActive reports whether an access token's grant still stands: the
-// grant exists and is not revoked, and its user exists and is active. The
-// resource server calls it (through cmd) for tokens that carry a grant_id,
-// so that revoking a grant — on code replay, refresh reuse, revocation, or
-// a user's deletion — revokes its access tokens too.
-func (s *Server) GrantActive(ctx context.Context, grantID, orgCode, userID string) (bool, error) {
-	g, err := s.opts.Store.GetGrant(ctx, grantID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, err
-	case g.Revoked() || g.OrgCode != orgCode || g.UserID != userID:
-		return false, nil
-	}
-	u, err := s.opts.Store.GetUser(ctx, orgCode, userID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return u.Status == store.UserActive, nil
 }

@@ -42,6 +42,9 @@ type Store interface {
 
 	store.GrantStore
 	store.DenylistStore
+	AppendAuditEvent(ctx context.Context, e store.AuditEvent) error
+	// InTx records a delegation and its audit event together.
+	InTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 
 var _ Store = store.Store(nil)
@@ -73,6 +76,10 @@ type Options struct {
 	Store Store
 	// TokenTTL is the access-token lifetime. Zero means DefaultTokenTTL.
 	TokenTTL time.Duration
+	// DelegationTTL is the longest a token issued by token exchange lives
+	// (never longer than the token exchanged, nor TokenTTL). Zero means
+	// DefaultDelegationTTL.
+	DelegationTTL time.Duration
 	// Keys says how signing keys are made and kept: the algorithm of a key
 	// made at first start, and the key-encryption key that seals new keys
 	// and opens sealed ones. The zero value makes RS256 keys, stored clear.
@@ -182,6 +189,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	opts.Issuer = strings.TrimSuffix(opts.Issuer, "/")
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = DefaultTokenTTL
+	}
+	if opts.DelegationTTL <= 0 {
+		opts.DelegationTTL = DefaultDelegationTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -371,7 +381,7 @@ func (s *Server) Metadata() *oauthex.AuthServerMeta {
 		ScopesSupported:                           auth.AllScopes,
 		ResponseTypesSupported:                    []string{"code"},
 		ResponseModesSupported:                    []string{"query"},
-		GrantTypesSupported:                       []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypesSupported:                       []string{"authorization_code", "refresh_token", "client_credentials", GrantTypeTokenExchange},
 		TokenEndpointAuthMethodsSupported:         append(clientAuth, "none"),
 		RevocationEndpointAuthMethodsSupported:    append(clientAuth, "none"),
 		IntrospectionEndpointAuthMethodsSupported: clientAuth,

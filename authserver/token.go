@@ -23,11 +23,13 @@ const maxFormBytes = 64 << 10
 
 // tokenResponse is RFC 6749 §5.1.
 type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
-	Scope        string `json:"scope"`
-	RefreshToken string `json:"refresh_token,omitempty"`
+	AccessToken string `json:"access_token"`
+	// IssuedTokenType is RFC 8693 §2.2.1's, in token exchange answers.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	TokenType       string `json:"token_type"`
+	ExpiresIn       int    `json:"expires_in"`
+	Scope           string `json:"scope"`
+	RefreshToken    string `json:"refresh_token,omitempty"`
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
@@ -66,10 +68,13 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *oauthError) {
 		return s.authorizationCodeGrant(r)
 	case "refresh_token":
 		return s.refreshTokenGrant(r)
+	case GrantTypeTokenExchange:
+		return s.tokenExchangeGrant(r)
 	case "":
 		return nil, errInvalidRequest("grant_type is required")
 	default:
-		return nil, errUnsupportedGrant("this grant_type is not supported; use client_credentials, authorization_code or refresh_token")
+		return nil, errUnsupportedGrant("this grant_type is not supported; use client_credentials, authorization_code, " +
+			"refresh_token or " + GrantTypeTokenExchange)
 	}
 }
 
@@ -217,6 +222,12 @@ type accessClaims struct {
 	TTL time.Duration
 	// IssuedAt is the token's iat; zero means now.
 	IssuedAt time.Time
+	// TokenID is the token's jti; empty means a fresh one.
+	TokenID string
+	// Act and Purpose are a delegated token's actors (RFC 8693 act) and
+	// what it was issued for.
+	Act     *actClaim
+	Purpose string
 }
 
 // tokenClaims is the JSON payload of an access token (RFC 9068 §2.2 plus
@@ -228,6 +239,8 @@ type tokenClaims struct {
 	OrgCode               string                   `json:"org_code,omitempty"`
 	GrantTypes            []string                 `json:"gty"`
 	GrantID               string                   `json:"grant_id,omitempty"`
+	Act                   *actClaim                `json:"act,omitempty"`
+	Purpose               string                   `json:"purpose,omitempty"`
 	FeatureFlags          map[string]kindeFlag     `json:"feature_flags,omitempty"`
 	ApplicationProperties map[string]kindeProperty `json:"application_properties,omitempty"`
 }
@@ -260,13 +273,15 @@ func (s *Server) mint(ctx context.Context, c accessClaims) (string, time.Time, *
 			Audience: jwt.Audience{c.Audience},
 			Expiry:   jwt.NewNumericDate(exp),
 			IssuedAt: jwt.NewNumericDate(now),
-			ID:       uuid.NewString(),
+			ID:       cmp.Or(c.TokenID, uuid.NewString()),
 		},
 		ClientID:   c.ClientID,
 		Scope:      strings.Join(c.Scopes, " "),
 		OrgCode:    c.OrgCode,
 		GrantTypes: []string{c.GrantType},
 		GrantID:    c.GrantID,
+		Act:        c.Act,
+		Purpose:    c.Purpose,
 	}
 	if c.OrgCode != "" {
 		flags, err := s.orgFlags(ctx, c.OrgCode)

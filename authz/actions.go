@@ -57,6 +57,11 @@ var actions = []Action{
 	{Name: "create_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin},
 	{Name: "rotate_client_secret", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin},
 	{Name: "disable_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin},
+	// What acts for people: their grants and the tokens delegated from
+	// them. A person sees and revokes their own, an administrator their
+	// organization's (service rules).
+	{Name: "list_delegations", Scopes: []string{auth.ScopeReadGrants}, Tenant: true, Group: GroupRead},
+	{Name: "revoke_delegation", Scopes: []string{auth.ScopeWriteGrants}, Tenant: true, Group: GroupWrite},
 
 	{Name: "get_client", Scopes: []string{auth.ScopeReadClients}, Tenant: true, Group: GroupRead, OperatorOnly: true},
 	{Name: "enable_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},

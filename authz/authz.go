@@ -49,6 +49,10 @@ const (
 	// ReasonApprovalRequired: the policy allows the call only with a
 	// person's approval, which it does not have (yet).
 	ReasonApprovalRequired = "approval_required"
+	// ReasonOutsideBounds: the token carries the scope, but a party whose
+	// authority it carries does not allow it (the person's role, an acting
+	// client). Asking for another token does not help.
+	ReasonOutsideBounds = "outside_bounds"
 )
 
 // Decision is the answer to a Request.
@@ -92,6 +96,11 @@ func (Rules) Authorize(_ context.Context, req Request) Decision {
 	if missing := auth.Missing(p.Scopes, a.Scopes); len(missing) > 0 {
 		return InsufficientScope(a, missing)
 	}
+	if missing := auth.Missing(EffectiveScopes(p), a.Scopes); len(missing) > 0 {
+		return Decision{Reason: ReasonOutsideBounds,
+			Message: fmt.Sprintf("%s needs scope %s: this access token carries it, but %s", a.Name,
+				strings.Join(missing, " "), refusedBy(p, missing))}
+	}
 	if a.GlobalOnly && !p.Global() {
 		return GlobalOnly(a, p)
 	}
@@ -129,6 +138,43 @@ func Tenant(org string) Decision {
 	return Decision{Reason: ReasonTenant, Message: OrgNotFound(org)}
 }
 
+// EffectiveScopes returns the scopes p may use: its token's, narrowed by
+// every bound the records set when the call arrived — the person's role,
+// and for a delegated token each acting client's allowed scopes (person ∩
+// agent). The result is expanded under the hierarchy (write:users brings
+// read:users) and holds known scopes only. A principal without bounds has
+// its token's scopes, unchanged.
+//
+// Every scope check asks for these: the catalog's Rules here, and the
+// service's rule that a principal gives a client only scopes it holds.
+func EffectiveScopes(p *auth.Principal) []string {
+	if p == nil || len(p.Bounds) == 0 {
+		if p == nil {
+			return nil
+		}
+		return p.Scopes
+	}
+	scopes := auth.Narrow(p.Scopes, auth.AllScopes)
+	for _, b := range p.Bounds {
+		scopes = auth.Narrow(b.Scopes, scopes)
+	}
+	return scopes
+}
+
+// refusedBy names the parties whose bounds lack one of missing.
+func refusedBy(p *auth.Principal, missing []string) string {
+	var parties []string
+	for _, b := range p.Bounds {
+		if len(auth.Missing(b.Scopes, missing)) > 0 {
+			parties = append(parties, b.String())
+		}
+	}
+	if len(parties) > 1 {
+		return strings.Join(parties, " and ") + " do not allow it"
+	}
+	return strings.Join(parties, "") + " does not allow it"
+}
+
 // OrgNotFound is the answer to naming an organization one may not see: the
 // same words as for one that does not exist.
 func OrgNotFound(code string) string { return fmt.Sprintf("organization %q not found", code) }
@@ -149,11 +195,42 @@ func Visible(ctx context.Context, az Authorizer, p *auth.Principal) []string {
 }
 
 // RoleScopes are the scopes a signed-in person's role lets them grant a
-// client: an admin everything, a member reading users, organization
-// settings and flags.
+// client, and the bound of every token acting for them: an admin
+// everything, a member reading users, organization settings and flags,
+// and managing their own grants (the service keeps a member to their
+// own).
 func RoleScopes(role string) []string {
 	if role == "admin" {
 		return auth.AllScopes
 	}
-	return []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags}
+	return []string{auth.ScopeReadUsers, auth.ScopeReadOrgs, auth.ScopeReadFlags, auth.ScopeWriteGrants}
+}
+
+// Bounded returns an Authorizer that allows what inner allows and Rules
+// allow too: a policy (the Cedar engine, or any other) can narrow what the
+// catalog's rules let through, never widen it. The token's scopes, the
+// bounds of the person and the agents it carries, global-only actions and
+// the tenant boundary hold whatever a policy file says; a refusal by inner
+// stands as it is. Bounded(Rules{}) is Rules.
+func Bounded(inner Authorizer) Authorizer {
+	switch inner.(type) {
+	case nil, Rules:
+		return Rules{}
+	case bounded:
+		return inner
+	}
+	return bounded{inner: inner}
+}
+
+type bounded struct{ inner Authorizer }
+
+func (b bounded) Authorize(ctx context.Context, req Request) Decision {
+	d := b.inner.Authorize(ctx, req)
+	if !d.Allow {
+		return d
+	}
+	if rules := (Rules{}).Authorize(ctx, req); !rules.Allow {
+		return rules
+	}
+	return d
 }

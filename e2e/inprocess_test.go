@@ -191,6 +191,8 @@ var toolScopes = []struct {
 	{"create_client", auth.ScopeWriteClients, false},
 	{"rotate_client_secret", auth.ScopeWriteClients, false},
 	{"disable_client", auth.ScopeWriteClients, false},
+	{"list_delegations", auth.ScopeReadGrants, false},
+	{"revoke_delegation", auth.ScopeWriteGrants, false},
 }
 
 // scopeGrants is the scope hierarchy, restated: a scope grants itself, write:X
@@ -208,6 +210,8 @@ func scopeGrants(held map[string]bool, needed string) bool {
 		return held[auth.ScopeWriteFlags]
 	case needed == auth.ScopeReadClients:
 		return held[auth.ScopeWriteClients]
+	case needed == auth.ScopeReadGrants:
+		return held[auth.ScopeWriteGrants]
 	}
 	return false
 }

@@ -75,6 +75,7 @@ type isoState struct {
 	emails    map[string]map[string]bool   // org → lower-cased emails
 	overrides map[string]map[string]string // org → flag key → row
 	clients   map[string]map[string]string // org ("" for global) → client id → its rows
+	grants    map[string]map[string]string // org → grant id → its row and its delegations'
 	audit     map[string]string            // org ("" for none) → count and newest id
 	auditN    map[string]int               // org ("" for none) → count
 	defs      map[string]string            // flag key → row
@@ -99,6 +100,8 @@ var isoQueries = map[string]string{
 		ORDER BY s.client_id, s.hash`,
 	"cutoffs": `SELECT k.*, coalesce(c.org_code, '') AS client_org FROM client_cutoffs k JOIN clients c ON c.id = k.client_id
 		ORDER BY k.client_id`,
+	"grants":      `SELECT * FROM grants ORDER BY id`,
+	"delegations": `SELECT * FROM delegations ORDER BY token_id`,
 }
 
 func newIsoSnapshotter(t *testing.T, path string) *isoSnapshotter {
@@ -189,8 +192,8 @@ func (s *isoSnapshotter) take(t *testing.T) *isoState {
 	s.version = s.dataVersion(t)
 	s.taken++
 	sn := &isoState{orgs: map[string]string{}, users: map[string]map[string]string{}, emails: map[string]map[string]bool{},
-		overrides: map[string]map[string]string{}, clients: map[string]map[string]string{}, audit: map[string]string{},
-		defs: map[string]string{}, flagTypes: map[string]string{}}
+		overrides: map[string]map[string]string{}, clients: map[string]map[string]string{}, grants: map[string]map[string]string{},
+		audit: map[string]string{}, defs: map[string]string{}, flagTypes: map[string]string{}}
 	s.rows(t, "orgs", func(c map[string]string, row string) { sn.orgs[c["code"]] = row })
 	s.rows(t, "users", func(c map[string]string, row string) {
 		org := c["org_code"]
@@ -217,6 +220,14 @@ func (s *isoSnapshotter) take(t *testing.T) *isoState {
 	s.rows(t, "clients", func(c map[string]string, row string) { client(c["org_code"], c["id"], row) })
 	s.rows(t, "secrets", func(c map[string]string, row string) { client(c["client_org"], c["client_id"], "  secret "+row) })
 	s.rows(t, "cutoffs", func(c map[string]string, row string) { client(c["client_org"], c["client_id"], "  cutoff "+row) })
+	grant := func(org, id, row string) {
+		if sn.grants[org] == nil {
+			sn.grants[org] = map[string]string{}
+		}
+		sn.grants[org][id] += row + "\n"
+	}
+	s.rows(t, "grants", func(c map[string]string, row string) { grant(c["org_code"], c["id"], row) })
+	s.rows(t, "delegations", func(c map[string]string, row string) { grant(c["org_code"], c["grant_id"], "  delegation "+row) })
 	sn.auditN = map[string]int{}
 	s.rows(t, "audit", func(c map[string]string, row string) {
 		sn.audit[c["org_code"]] = row
@@ -256,6 +267,9 @@ func (sn *isoState) orgState(org string, skip ...string) string {
 	for _, id := range slices.Sorted(maps.Keys(sn.clients[org])) {
 		fmt.Fprintf(&b, "client %s", sn.clients[org][id])
 	}
+	for _, id := range slices.Sorted(maps.Keys(sn.grants[org])) {
+		fmt.Fprintf(&b, "grant %s", sn.grants[org][id])
+	}
 	fmt.Fprintf(&b, "audit %s\n", sn.audit[org])
 	return b.String()
 }
@@ -277,6 +291,9 @@ func isoAllOrgs(a, b *isoState) []string {
 			set[k] = true
 		}
 		for k := range sn.clients {
+			set[k] = true
+		}
+		for k := range sn.grants {
 			set[k] = true
 		}
 	}
@@ -317,6 +334,8 @@ type isoWorld struct {
 	cursors   []string          // next_cursor values seen in answers
 	clientOrg map[string]string // every machine client ever seen → its org ("" global)
 	clientIDs []string          // and their ids, sorted
+	grantOrg  map[string]string // every grant ever seen → its org
+	grantIDs  []string          // and their ids, sorted
 }
 
 func (w *isoWorld) learn(sn *isoState) {
@@ -358,6 +377,15 @@ func (w *isoWorld) learn(sn *isoState) {
 		}
 	}
 	slices.Sort(w.clientIDs)
+	for org, grants := range sn.grants {
+		for id := range grants {
+			if _, known := w.grantOrg[id]; !known {
+				w.grantOrg[id] = org
+				w.grantIDs = append(w.grantIDs, id)
+			}
+		}
+	}
+	slices.Sort(w.grantIDs)
 }
 
 // isoGen makes random arguments, aimed as often at other orgs' records,
@@ -480,6 +508,30 @@ func (g *isoGen) clientID(org string) any {
 		return g.pick([]string{"", "not an id", "' OR 1=1 --", strings.Repeat("c", 130)})
 	}
 	return 9
+}
+
+// grantID returns a grant_id argument: of the org the call acts on, of
+// another org, never existing, or malformed.
+func (g *isoGen) grantID(org string) any {
+	var own, others []string
+	for _, id := range g.w.grantIDs {
+		if g.w.grantOrg[id] == org {
+			own = append(own, id)
+		} else {
+			others = append(others, id)
+		}
+	}
+	switch x := g.r.Float64(); {
+	case x < 0.45 && len(own) > 0:
+		return g.pick(own)
+	case x < 0.8:
+		return g.pick(others)
+	case x < 0.9:
+		return fmt.Sprintf("grt_%016x%016x", g.r.Uint64(), g.r.Uint64())
+	case x < 0.97:
+		return g.pick([]string{"", "grt_", "GRT_0123456789abcdef0123456789abcdef", "' OR 1=1 --"})
+	}
+	return 11
 }
 
 // scopes returns a random scope list: mostly some of the principal's own,
@@ -730,6 +782,19 @@ func (g *isoGen) args(p *isoPrincipal, tool string) map[string]any {
 		}
 	case "disable_client":
 		a["client_id"] = g.clientID(target)
+	case "list_delegations":
+		g.limit(a)
+		if g.chance(0.3) {
+			a["user_id"] = g.userID(target)
+		}
+		if g.chance(0.15) {
+			a["email"] = g.email(target)
+		}
+		if g.chance(0.2) {
+			a["include_revoked"] = true
+		}
+	case "revoke_delegation":
+		a["grant_id"] = g.grantID(target)
 	}
 	return a
 }
@@ -847,12 +912,43 @@ func TestTenantIsolationProperty(t *testing.T) {
 		}
 	}
 
+	// Grants: about half the people signed in with an app; an agent of
+	// their org acts for some of them (a live delegated token).
+	for _, org := range orgCodes {
+		users, _, err := f.store.ListUsers(ctx, org, store.UserFilter{}, store.Page{Limit: store.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agents, _, err := f.store.ListClients(ctx, store.ClientFilter{OrgCode: org}, store.Page{Limit: 1})
+		if err != nil || len(agents) == 0 {
+			t.Fatalf("agents of %s: %v", org, err)
+		}
+		for _, u := range users {
+			if r.IntN(2) == 0 {
+				continue
+			}
+			g := store.Grant{ID: store.NewID(store.GrantIDPrefix), ClientID: "https://app.example/client.json", OrgCode: org,
+				UserID: u.ID, Scopes: []string{"read:users"}, Resource: inprocURL + "/mcp"}
+			if err := f.store.CreateGrant(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+			if r.IntN(2) == 0 {
+				now := time.Now()
+				if err := f.store.CreateDelegation(ctx, store.Delegation{TokenID: fmt.Sprintf("jti-%x", r.Uint64()), GrantID: g.ID,
+					OrgCode: org, UserID: u.ID, ClientID: agents[0].ID, ActorChain: []string{agents[0].ID}, SubjectTokenID: "jti-seed",
+					Scopes: []string{"read:users"}, Purpose: "seeded", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+
 	// Principals: org-scoped ones in every org (two bound to an org that
 	// does not exist) and global ones, each scope held with probability 0.6.
 	var principals []*isoPrincipal
 	newPrincipal := func(org string) {
 		p := &isoPrincipal{name: fmt.Sprintf("p%02d", len(principals)), org: org, held: map[string]bool{}}
-		for _, s := range matrixScopes {
+		for _, s := range append(slices.Clone(matrixScopes), "read:grants", "write:grants") {
 			if r.Float64() < 0.6 {
 				p.scopes = append(p.scopes, s)
 				p.held[s] = true
@@ -876,7 +972,7 @@ func TestTenantIsolationProperty(t *testing.T) {
 
 	snap := newIsoSnapshotter(t, f.dbPath)
 	w := &isoWorld{everOrgs: map[string]bool{}, userOrg: map[string]string{}, emailOrgs: map[string]map[string]bool{},
-		clientOrg: map[string]string{}}
+		clientOrg: map[string]string{}, grantOrg: map[string]string{}}
 	before := snap.take(t)
 	w.learn(before)
 	g := &isoGen{r: r, w: w}
@@ -1066,6 +1162,9 @@ func isoScopeOrg(w *isoWorld, p *isoPrincipal, tool string, args map[string]any)
 	if id, ok := args["client_id"].(string); ok && !named && (tool == "rotate_client_secret" || tool == "disable_client") {
 		return w.clientOrg[id]
 	}
+	if id, ok := args["grant_id"].(string); ok && !named && tool == "revoke_delegation" {
+		return w.grantOrg[id]
+	}
 	return s
 }
 
@@ -1119,8 +1218,8 @@ func isoCheckAnswer(fail func(string, ...any), w *isoWorld, p *isoPrincipal, too
 	if p.org == "" && (tool == "list_organizations" || tool == "create_organization" || tool == "whoami") {
 		return // administration answers name orgs by design
 	}
-	if _, named := args["org_code"]; p.org == "" && tool == "list_clients" && !named {
-		return // every org's clients, or the global ones, by design
+	if _, named := args["org_code"]; p.org == "" && (tool == "list_clients" || tool == "list_delegations") && !named {
+		return // every org's clients (or the global ones) and grants, by design
 	}
 	org := isoScopeOrg(w, p, tool, args)
 	echoed := func(s string) bool { return bytes.Contains(bytes.ToLower(argJSON), []byte(strings.ToLower(s))) }

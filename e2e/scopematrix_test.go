@@ -17,11 +17,23 @@ import (
 	"github.com/orgscope/orgscope/store"
 )
 
-// matrixScopes are the ten scopes, spelled out.
+// matrixScopes are the first ten scopes, spelled out: every one of their
+// 1,024 sets is tried. The grants scopes (matrixGrantScopes) are held by a
+// rule over the other bits, so that every combination of the two occurs
+// 256 times without making the matrix four times as long.
 var matrixScopes = []string{
 	"read:users", "write:users", "delete:users", "read:orgs", "write:orgs", "read:flags", "write:flags", "read:audit",
 	"read:clients", "write:clients",
 }
+
+// matrixGrantScopes are read:grants, held when exactly one of read:users
+// and write:clients is, and write:grants, held when exactly one of
+// read:orgs and write:flags is: each independent of every single scope of
+// the set, and of each other.
+var matrixGrantScopes = []struct {
+	scope string
+	a, b  int // bits of the set
+}{{"read:grants", 0, 9}, {"write:grants", 3, 6}}
 
 // TestScopeMatrix calls every tool with every one of the 1,024 sets of scopes,
 // as an org-scoped and as a global principal, through the HTTP stack. Each
@@ -84,6 +96,8 @@ func TestScopeMatrix(t *testing.T) {
 		"create_client":        {"name": "   ", "scopes": []string{"read:users"}},
 		"rotate_client_secret": {"client_id": missingClient},
 		"disable_client":       {"client_id": missingClient},
+		"list_delegations":     {"limit": 1},
+		"revoke_delegation":    {"grant_id": "grt_0123456789abcdef0123456789abcdef"},
 	}
 
 	type job struct {
@@ -106,6 +120,12 @@ func TestScopeMatrix(t *testing.T) {
 			if j.set&(1<<i) != 0 {
 				held[s] = true
 				scopes = append(scopes, s)
+			}
+		}
+		for _, g := range matrixGrantScopes {
+			if (j.set>>g.a)&1 != (j.set>>g.b)&1 {
+				held[g.scope] = true
+				scopes = append(scopes, g.scope)
 			}
 		}
 		org, who := "org_acme", fmt.Sprintf("org-scoped %v", scopes)
@@ -214,16 +234,16 @@ func TestScopeMatrix(t *testing.T) {
 	close(jobs)
 	wg.Wait()
 
-	// 1,024 sets × 2 kinds × 21 tools. The seven tools needing read:users,
-	// read:orgs, read:flags or read:clients are refused to the 256 sets
-	// holding neither read:X nor write:X; the thirteen needing write:X,
-	// delete:users or read:audit to the 512 sets without that scope; whoami
-	// to none.
-	const wantCalls = 1024 * 2 * 21
+	// 1,024 sets × 2 kinds × 23 tools. The eight tools needing read:users,
+	// read:orgs, read:flags, read:clients or read:grants are refused to the
+	// 256 sets holding neither read:X nor write:X; the fourteen needing
+	// write:X, delete:users or read:audit to the 512 sets without that
+	// scope; whoami to none.
+	const wantCalls = 1024 * 2 * 23
 	// Of the org-scoped principals, the 768 sets granting read:orgs reach
 	// list_organizations' global check, and the 512 holding write:orgs or
 	// write:flags that of the three other global-only tools.
-	const wantForbidden, wantGlobalRefused = 2 * (7*256 + 13*512), 768 + 3*512
+	const wantForbidden, wantGlobalRefused = 2 * (8*256 + 14*512), 768 + 3*512
 	if calls.Load() != wantCalls || forbidden.Load() != wantForbidden || globalRefused.Load() != wantGlobalRefused || lists.Load() != 2048 {
 		t.Errorf("%d calls (%d forbidden, %d global-only refusals), %d lists; want %d (%d, %d), 2048",
 			calls.Load(), forbidden.Load(), globalRefused.Load(), lists.Load(), wantCalls, wantForbidden, wantGlobalRefused)

@@ -91,6 +91,8 @@ func argsFor(tool string) map[string]any {
 		return map[string]any{"name": "Agent", "scopes": []any{"read:users"}}
 	case "rotate_client_secret", "disable_client":
 		return map[string]any{"client_id": "c1"}
+	case "revoke_delegation":
+		return map[string]any{"grant_id": "grt_0123456789abcdef0123456789abcdef"}
 	}
 	return map[string]any{}
 }

@@ -1,7 +1,11 @@
 package service
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
@@ -133,7 +137,79 @@ type WhoamiOutput struct {
 	Purpose    string    `json:"purpose,omitempty" jsonschema:"What the delegation was for, when the token was delegated."`
 	ExpiresAt  time.Time `json:"expires_at"`
 	ExpiresIn  int64     `json:"expires_in_seconds"`
-	Tools      []string  `json:"tools" jsonschema:"The tools this token may call."`
+	// EffectiveScopes are what the decision point lets the token use when
+	// its person's role or its agents allow less than it carries.
+	EffectiveScopes []string `json:"effective_scopes,omitempty" jsonschema:"The scopes this token may use when the person's role or the acting agents allow less than it carries (person ∩ agent)."`
+	// Delegation describes who acts for whom, for a delegated token.
+	Delegation *WhoamiDelegation `json:"delegation,omitempty" jsonschema:"For a delegated token: the person it acts for, the agents acting, the client the person signed in with, and the purpose."`
+	Tools      []string          `json:"tools" jsonschema:"The tools this token may call."`
+}
+
+// WhoamiDelegation says who a delegated token acts for, and through whom.
+type WhoamiDelegation struct {
+	// Summary is one line: "agent X acting for ada@acme.example, via client
+	// Y, purpose …".
+	Summary string `json:"summary"`
+	// Person is the subject: the person whose authority the token carries.
+	PersonID    string `json:"person_user_id"`
+	PersonEmail string `json:"person_email,omitempty"`
+	// Actors are the acting clients, the current one first.
+	Actors []ActorInfo `json:"actors"`
+	// Via is the client the person signed in with and gave the grant to.
+	Via     *ActorInfo `json:"via,omitempty"`
+	GrantID string     `json:"grant_id,omitempty"`
+	Purpose string     `json:"purpose,omitempty"`
+}
+
+// ActorInfo names a client.
+type ActorInfo struct {
+	ClientID string `json:"client_id"`
+	Name     string `json:"name,omitempty"`
+}
+
+// describeDelegation reads what a delegated principal's ids name: the
+// person's email, the clients' names, the grant's client. What cannot be
+// read is left out (an external issuer's actors are not in the store).
+func describeDelegation(ctx context.Context, q store.Tx, p *auth.Principal) *WhoamiDelegation {
+	d := &WhoamiDelegation{PersonID: p.Subject, GrantID: p.GrantID, Purpose: p.Purpose, Actors: []ActorInfo{}}
+	if u, err := q.GetUser(ctx, p.OrgCode, p.Subject); err == nil && p.OrgCode != "" {
+		d.PersonEmail = u.Email
+	}
+	name := func(id string) ActorInfo {
+		a := ActorInfo{ClientID: id}
+		if c, err := q.GetClient(ctx, id); err == nil {
+			a.Name = c.Name
+		}
+		return a
+	}
+	for _, id := range p.ActorChain {
+		d.Actors = append(d.Actors, name(id))
+	}
+	if p.GrantID != "" {
+		if g, err := q.GetGrant(ctx, p.GrantID); err == nil {
+			via := name(g.ClientID)
+			d.Via = &via
+		}
+	}
+	label := func(a ActorInfo) string {
+		if a.Name != "" {
+			return fmt.Sprintf("%q (%s)", a.Name, a.ClientID)
+		}
+		return a.ClientID
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "agent %s acting for %s", label(d.Actors[0]), cmp.Or(d.PersonEmail, d.PersonID))
+	for _, a := range d.Actors[1:] {
+		fmt.Fprintf(&b, ", through agent %s", label(a))
+	}
+	if d.Via != nil {
+		fmt.Fprintf(&b, ", via client %s", label(*d.Via))
+	}
+	if d.Purpose != "" {
+		fmt.Fprintf(&b, ", purpose %q", d.Purpose)
+	}
+	d.Summary = b.String()
+	return d
 }
 
 // WhoamiInput is empty: whoami describes the caller.
@@ -143,15 +219,22 @@ type WhoamiInput struct{}
 func (s *Service) Whoami(ctx context.Context, c Caller) (WhoamiOutput, error) {
 	op := &operation[WhoamiInput, WhoamiOutput]{
 		name: "whoami",
-		do: func(ctx context.Context, _ store.Tx, _ string, _ *WhoamiInput) (WhoamiOutput, error) {
+		do: func(ctx context.Context, q store.Tx, _ string, _ *WhoamiInput) (WhoamiOutput, error) {
 			p := c.Principal
-			return WhoamiOutput{
+			out := WhoamiOutput{
 				Issuer: p.Issuer, Subject: p.Subject, ClientID: p.ClientID, OrgCode: p.OrgCode, Global: p.Global(),
 				Scopes: append([]string{}, p.Scopes...), GrantType: p.GrantType, TokenID: p.TokenID,
 				ActorChain: p.ActorChain, Purpose: p.Purpose,
 				ExpiresAt: p.Expiry, ExpiresIn: int64(p.Expiry.Sub(s.now()).Round(time.Second) / time.Second),
 				Tools: append([]string{}, authz.Visible(ctx, s.authz, p)...),
-			}, nil
+			}
+			if effective := authz.EffectiveScopes(p); len(p.Bounds) > 0 && !slices.Equal(effective, auth.Narrow(p.Scopes, auth.AllScopes)) {
+				out.EffectiveScopes = append([]string{}, effective...)
+			}
+			if p.Delegated() {
+				out.Delegation = describeDelegation(ctx, q, p)
+			}
+			return out, nil
 		},
 	}
 	return run(ctx, s, c, op, WhoamiInput{})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/internal/clientkeys"
 	"github.com/orgscope/orgscope/internal/credential"
 	"github.com/orgscope/orgscope/store"
@@ -163,9 +164,10 @@ func checkTokenTTL(seconds int64) (time.Duration, error) {
 
 // withinOwnScopes refuses to give a client (or, by rotating its secret, to
 // hand its caller) a scope the principal does not hold itself: an agent
-// cannot mint a more powerful agent.
+// cannot mint a more powerful agent. What it holds is what the decision
+// point lets it use (for a delegated token, person ∩ agent).
 func withinOwnScopes(p *auth.Principal, scopes []string, what string) error {
-	missing := auth.Missing(p.Scopes, scopes)
+	missing := auth.Missing(authz.EffectiveScopes(p), scopes)
 	if len(missing) == 0 {
 		return nil
 	}

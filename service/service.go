@@ -18,7 +18,8 @@ import (
 type Options struct {
 	// Store is where everything is kept. Required.
 	Store store.Store
-	// Authorizer is the decision point. Nil means authz.Rules.
+	// Authorizer is the decision point. Nil means authz.Rules; any other is
+	// held within them (authz.Bounded): a policy narrows, never widens.
 	Authorizer authz.Authorizer
 	// PasswordCost is the bcrypt cost of passwords the service sets; zero
 	// means credential.DefaultPasswordCost.
@@ -84,13 +85,10 @@ func New(opts Options) *Service {
 	if opts.Store == nil {
 		panic("service.New: Options.Store is required")
 	}
-	s := &Service{store: opts.Store, authz: opts.Authorizer, log: opts.Logger, now: opts.Now, passwordCost: opts.PasswordCost,
+	s := &Service{store: opts.Store, authz: authz.Bounded(opts.Authorizer), log: opts.Logger, now: opts.Now, passwordCost: opts.PasswordCost,
 		signingKeys: opts.SigningKeys, longestTTL: opts.LongestTokenTTL, cutOff: opts.CutOff}
 	if s.longestTTL <= 0 {
 		s.longestTTL = DefaultLongestTokenTTL
-	}
-	if s.authz == nil {
-		s.authz = authz.Rules{}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -118,6 +118,7 @@ const (
 	ListAudit       = "audit"
 	ListAuditExport = "audit-export"
 	ListClients     = "clients"
+	ListGrants      = "grants"
 )
 
 // cursorVersion changes if the cursor's content ever does; old cursors are

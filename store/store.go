@@ -296,9 +296,22 @@ type GrantStore interface {
 	// revocation and introspection).
 	LookupRefreshToken(ctx context.Context, hash string) (RefreshToken, Grant, error)
 
+	// ListGrants pages through the grants of one organization (orgCode ""
+	// lists every organization's), ordered by ID (creation order), each
+	// with its person's email and its client's name. A grant whose person
+	// no longer exists is not listed (it stands no more).
+	ListGrants(ctx context.Context, orgCode string, filter GrantFilter, page Page) (grants []GrantView, nextCursor string, err error)
+	// CreateDelegation records a token exchange. ErrNotFound if its grant
+	// does not exist, ErrConflict if its TokenID is recorded already.
+	CreateDelegation(ctx context.Context, d Delegation) error
+	// ListDelegations returns the delegations of the grants named that
+	// have not expired at liveAt, newest first within each grant (grants
+	// in the order named), at most perGrant of each.
+	ListDelegations(ctx context.Context, grantIDs []string, liveAt time.Time, perGrant int) ([]Delegation, error)
+
 	// DeleteExpired removes what nothing can use any more: pending
-	// requests, codes, refresh tokens, client secrets, client assertions and
-	// denylist entries that expired before cutoff, grants revoked before
+	// requests, codes, refresh tokens, client secrets, client assertions,
+	// delegations and denylist entries that expired before cutoff, grants revoked before
 	// cutoff, and grants created before cutoff that have no refresh token left. Callers pass a
 	// cutoff older than any access token alive (their grant is checked on
 	// every call). It returns how many rows it removed.

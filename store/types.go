@@ -296,6 +296,49 @@ type Grant struct {
 // Revoked reports whether the grant has been revoked.
 func (g Grant) Revoked() bool { return !g.RevokedAt.IsZero() }
 
+// GrantFilter narrows ListGrants. Zero fields do not filter.
+type GrantFilter struct {
+	// UserID selects one person's grants.
+	UserID string
+	// Email selects the grants of the people with this email (compared
+	// case-insensitively).
+	Email string
+	// IncludeRevoked lists revoked grants too; by default only those that
+	// stand.
+	IncludeRevoked bool
+}
+
+// GrantView is a grant as ListGrants shows it: with its person's email and
+// the name of the client it was given to ("" for a client not in the
+// store, such as a metadata-document client, whose id is its URL).
+type GrantView struct {
+	Grant      Grant
+	Email      string
+	ClientName string
+}
+
+// Delegation records one token exchange (RFC 8693): a token issued to an
+// agent (the acting client) to act for the person of a grant. The token
+// dies with the grant; the record goes once the token has expired.
+type Delegation struct {
+	// TokenID is the jti of the delegated token.
+	TokenID string
+	GrantID string
+	OrgCode string
+	UserID  string
+	// ClientID is the acting client, to whom the token was issued.
+	ClientID string
+	// ActorChain lists the acting clients, the current one (ClientID)
+	// first, then the one it acts for, and so on.
+	ActorChain []string
+	// SubjectTokenID is the jti of the token that was exchanged.
+	SubjectTokenID string
+	Scopes         []string
+	Purpose        string
+	CreatedAt      time.Time // set when zero
+	ExpiresAt      time.Time
+}
+
 // RefreshToken is one refresh token of a grant, stored by hash.
 type RefreshToken struct {
 	TokenHash string

@@ -42,10 +42,15 @@ var toolTable = []struct {
 	{name: "create_client", scope: "write:clients", tenant: true},
 	{name: "rotate_client_secret", scope: "write:clients", tenant: true, orgOptional: true, destroys: true},
 	{name: "disable_client", scope: "write:clients", tenant: true, orgOptional: true, destroys: true},
+	{name: "list_delegations", scope: "read:grants", tenant: true, orgOptional: true, readOnly: true},
+	{name: "revoke_delegation", scope: "write:grants", tenant: true, orgOptional: true, destroys: true},
 }
 
-// missingClient is a client id no client has.
-const missingClient = "0123456789abcdef0123456789abcdef"
+// missingClient is a client id no client has; missingGrant a grant id.
+const (
+	missingClient = "0123456789abcdef0123456789abcdef"
+	missingGrant  = "grt_0123456789abcdef0123456789abcdef"
+)
 
 // validArgs returns schema-valid arguments for every tool, naming records
 // of acme (userID is one of its users).
@@ -72,6 +77,8 @@ func validArgs(userID string) map[string]map[string]any {
 		"create_client":        {"name": "Made agent", "scopes": []string{"read:users"}},
 		"rotate_client_secret": {"client_id": missingClient, "grace_seconds": 60},
 		"disable_client":       {"client_id": missingClient},
+		"list_delegations":     {"limit": 5},
+		"revoke_delegation":    {"grant_id": missingGrant},
 	}
 }
 
@@ -202,7 +209,7 @@ func TestTenantResolution(t *testing.T) {
 		e.fails(p, tc.name, withOrg(a, "org beta"), "org_code: ", "letters, digits")
 	}
 	e.unchanged(before, "calls naming an org they may not act on")
-	if n != 16 {
+	if n != 18 {
 		t.Fatalf("%d tenant tools in the table", n)
 	}
 	// Naming its own org is the same as naming none.

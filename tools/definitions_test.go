@@ -83,6 +83,10 @@ func inputRules() map[string]struct {
 		"rotate_client_secret": {props: map[string]propRule{"org_code": orgCode, "client_id": clientID,
 			"grace_seconds": {min: floatp(0), max: floatp(30 * 86400), described: true}}, required: []string{"client_id"}},
 		"disable_client": {props: map[string]propRule{"org_code": orgCode, "client_id": clientID}, required: []string{"client_id"}},
+		"list_delegations": {props: map[string]propRule{"org_code": orgCode, "cursor": cursor, "limit": limit, "user_id": userID,
+			"email": {format: "email", maxLen: intp(254), described: true}, "include_revoked": {described: true}}},
+		"revoke_delegation": {props: map[string]propRule{"org_code": orgCode,
+			"grant_id": {pattern: `^grt_[0-9a-f]{32}$`, maxLen: intp(36), described: true}}, required: []string{"grant_id"}},
 	}
 }
 

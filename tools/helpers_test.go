@@ -269,6 +269,13 @@ func (e *env) dump() string {
 	for _, c := range clients {
 		fmt.Fprintf(&b, "client %+v\n", c)
 	}
+	grants, _, err := e.st.ListGrants(ctx, "", store.GrantFilter{IncludeRevoked: true}, store.Page{Limit: store.MaxPageSize})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, g := range grants {
+		fmt.Fprintf(&b, "grant %+v\n", g)
+	}
 	cutoffs, err := e.st.ClientCutoffsSince(ctx, time.Time{})
 	if err != nil {
 		e.t.Fatal(err)

@@ -55,6 +55,7 @@ func Register(server *mcp.Server, opts Options) {
 	registerFlags(server, s)
 	registerAudit(server, s)
 	registerClients(server, s)
+	registerGrants(server, s)
 }
 
 // add registers a tool: the arguments decoded strictly into In, the

@@ -33,6 +33,9 @@ Commands:
   clients assertion print a private key's JWKS, or sign a client assertion with it (private_key_jwt demos)
   users set-password
                     set a user's password (prints a new one, or takes ORGSCOPE_PASSWORD)
+  grants list|revoke
+                    what acts for people: the grants they gave apps, the agents acting
+                    through them (token exchange); revoke one at once
   audit export      write the audit trail as JSON lines, for a log pipeline
   keys list|rotate|retire
                     the embedded issuer's signing keys: list them, rotate to a new
@@ -54,6 +57,8 @@ Examples:
   orgscope clients rotate-secret CLIENT_ID --grace 24h
   orgscope clients disable CLIENT_ID
   orgscope users set-password --org org_x --email ann@x.example
+  orgscope grants list --org org_x --user ann@x.example
+  orgscope grants revoke GRANT_ID
   orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
   orgscope keys rotate --key-encryption-key-file /etc/orgscope/kek
   orgscope keys retire KID
@@ -92,6 +97,7 @@ var subcommands = map[string][]string{
 	"orgs":    {"create"},
 	"clients": {"create", "list", "show", "rotate-secret", "disable", "enable", "delete", "update", "assertion"},
 	"users":   {"set-password"},
+	"grants":  {"list", "revoke"},
 	"audit":   {"export"},
 	"keys":    {"list", "rotate", "retire"},
 }
@@ -161,6 +167,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.clientAssertion(ctx, args)
 	case "users set-password":
 		return c.setPassword(ctx, args)
+	case "grants list":
+		return c.listGrants(ctx, args)
+	case "grants revoke":
+		return c.revokeGrant(ctx, args)
 	case "audit export":
 		return c.exportAudit(ctx, args)
 	case "keys list":

@@ -441,12 +441,14 @@ func externalMode(ctx context.Context, cfg Config, resource string, logger *slog
 
 // embeddedVerifier is the resource server's view of the embedded issuer:
 // its tokens, verified once and cached, and — for tokens of the interactive
-// flow — their grant checked on every call, so that revoking it (code
-// replay, refresh reuse, revocation, the user's deletion) takes effect at
-// once.
+// flow and those delegated from them — their grant, person and acting
+// clients read on every call, so that revoking the grant (code replay,
+// refresh reuse, revocation), the person's suspension or deletion, or an
+// agent's disabling takes effect at once, and the decision point gets the
+// person's role and the agents' allowed scopes as bounds.
 func embeddedVerifier(denylist *auth.Denylist, issuer *authserver.Server) auth.Verifier {
-	return auth.NewRevocationVerifier(denylist, func(ctx context.Context, p *auth.Principal) (bool, error) {
-		return issuer.GrantActive(ctx, p.GrantID, p.OrgCode, p.Subject)
+	return auth.NewRevocationVerifier(denylist, func(ctx context.Context, p *auth.Principal) (auth.Standing, error) {
+		return issuer.Standing(ctx, p.GrantID, p.OrgCode, p.Subject, p.ActorChain)
 	})
 }
 

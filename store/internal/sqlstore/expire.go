@@ -15,6 +15,7 @@ var expireSQL = []struct {
 	{`DELETE FROM auth_requests WHERE expires_at < ?`, 1},
 	{`DELETE FROM auth_codes WHERE expires_at < ?`, 1},
 	{`DELETE FROM refresh_tokens WHERE expires_at < ?`, 1},
+	{`DELETE FROM delegations WHERE expires_at < ?`, 1},
 	{`DELETE FROM grants WHERE revoked_at < ?
 	    OR (created_at < ? AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.id))`, 2},
 	{`DELETE FROM revoked_tokens WHERE expires_at < ?`, 1},
