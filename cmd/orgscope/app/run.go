@@ -525,6 +525,9 @@ func openStore(ctx context.Context, cfg Config, m *telemetry.Metrics) (store.Sto
 	if err := cfg.checkDatabase(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkStoreTimeout(); err != nil {
+		return nil, err
+	}
 	var observe func(op, outcome string, d time.Duration)
 	if m != nil {
 		observe = m.StoreCall

@@ -33,6 +33,9 @@ func (c Config) validate() error {
 	if err := c.checkDatabase(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.checkStoreTimeout(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Demo != DemoAuto && c.Demo != DemoOn && c.Demo != DemoOff {
 		bad("%s must be true, false or auto, got %v", flagRef("demo"), c.Demo)
 	}
@@ -152,6 +155,15 @@ func (c Config) checkDatabase() error {
 	}
 	if fi, err := os.Stat(c.DBPath); err == nil && fi.IsDir() {
 		return usageErrorf("%s is a directory; name the database file in it", ref)
+	}
+	return nil
+}
+
+// checkStoreTimeout checks --store-timeout against its bounds.
+func (c Config) checkStoreTimeout() error {
+	if c.StoreTimeout < MinStoreTimeout || c.StoreTimeout > MaxStoreTimeout {
+		return usageErrorf("%s must be from %s to %s, got %s", flagRef("store-timeout"),
+			fmtDuration(MinStoreTimeout), fmtDuration(MaxStoreTimeout), fmtDuration(c.StoreTimeout))
 	}
 	return nil
 }
