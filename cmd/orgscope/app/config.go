@@ -73,6 +73,11 @@ type Config struct {
 	AuditRetention time.Duration
 	// AllowedOrigins are extra browser origins allowed to call /mcp.
 	AllowedOrigins []string
+	// IntrospectionClients are the ids of the embedded issuer's
+	// confidential clients (resource servers) that /oauth2/introspect
+	// tells about any token; every other client learns only about its own
+	// tokens. Embedded mode only.
+	IntrospectionClients []string
 	// RateLimits bounds callers; nil means none (DefaultConfig sets
 	// mcpserver.DefaultRateLimits).
 	RateLimits *mcpserver.RateLimits

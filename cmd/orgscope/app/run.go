@@ -240,6 +240,7 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		MetadataDocumentAllowPrivate: cfg.CIMDAllowPrivate,
 		RateLimit:                    issuerRateLimit(cfg.RateLimits),
 		AllowedOrigins:               cfg.AllowedOrigins,
+		IntrospectionClients:         cfg.IntrospectionClients,
 		Logger:                       logger,
 	})
 	if err != nil {

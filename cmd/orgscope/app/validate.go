@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // validate refuses a configuration Run could not honour as written. Every
@@ -92,6 +93,15 @@ func (c Config) validate() error {
 	for _, is := range c.Issuers {
 		if err := checkIssuerURL(is.URL); err != nil {
 			bad("%s %w", flagRef("issuer"), err)
+		}
+	}
+	if len(c.IntrospectionClients) > 0 && len(c.Issuers) > 0 {
+		bad("%s is for the embedded issuer's introspection endpoint; with %s OrgScope issues nothing, and its issuer introspects",
+			flagRef("introspection-clients"), flagRef("issuer"))
+	}
+	for _, id := range c.IntrospectionClients {
+		if strings.IndexFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+			bad("%s lists %q, which is not a client id", flagRef("introspection-clients"), id)
 		}
 	}
 
