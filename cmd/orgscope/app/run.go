@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	svc := service.New(svcOpts)
 	defer svc.Close()
-	go auditJanitor(ctx, svc, cfg.AuditRetention, logger)
+	go auditJanitor(ctx, svc, cfg.AuditRetention, auditSweepInterval, cfg.Now, logger)
 	go approvalJanitor(ctx, svc, logger)
 
 	opts := mcpserver.Options{
@@ -496,16 +496,23 @@ func revocationFeed(st store.Store) auth.RevocationFeed {
 	}
 }
 
-// auditJanitor removes audit events older than retention, now and then
-// every hour, until ctx ends. Every replica may run one.
-func auditJanitor(ctx context.Context, svc *service.Service, retention time.Duration, logger *slog.Logger) {
+// auditSweepInterval is how often the audit janitor sweeps.
+const auditSweepInterval = time.Hour
+
+// auditJanitor removes audit events older than retention on the clock now
+// (nil: time.Now), now and then every interval, until ctx ends. Every
+// replica may run one.
+func auditJanitor(ctx context.Context, svc *service.Service, retention, interval time.Duration, now func() time.Time, logger *slog.Logger) {
 	if retention <= 0 {
 		return
 	}
-	t := time.NewTicker(time.Hour)
+	if now == nil {
+		now = time.Now
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := svc.DeleteAuditEventsBefore(ctx, time.Now().Add(-retention))
+		n, err := svc.DeleteAuditEventsBefore(ctx, now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			logger.WarnContext(ctx, "audit retention sweep failed", "err", err)
