@@ -178,3 +178,87 @@ func TestDenialsCarryEveryField(t *testing.T) {
 		t.Errorf("list_audit_events decision=deny: %+v", r)
 	}
 }
+
+// TestInteractiveCallsRecordTheirGrant: a call made with an access token of
+// the authorization-code flow is recorded with the grant the token
+// descends from — a read, a write, a call that failed and the HTTP layer's
+// 403 alike — so an auditor can tie it to the person's consent (and revoke
+// that). A machine client's call records none.
+func TestInteractiveCallsRecordTheirGrant(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	st := s.openStore(t)
+	ada := s.Users["ada@acme.example"]
+	clientID := publicClient(t, s, redirect)
+	f := newFlow(t, s, clientID)
+	status, tok := f.exchange(f.code(ada).Get("code"), nil)
+	if status != http.StatusOK {
+		t.Fatalf("code exchange: %d %v", status, tok)
+	}
+	token := tok["access_token"].(string)
+	_, claims := decodeJWT(t, token)
+	grantID, _ := claims["grant_id"].(string)
+	if grantID == "" {
+		t.Fatalf("the interactive token carries no grant_id: %v", claims)
+	}
+	grant, err := st.GetGrant(t.Context(), grantID)
+	if err != nil || grant.ClientID != clientID || grant.UserID != claims["sub"] || grant.OrgCode != "org_acme" {
+		t.Fatalf("grant %s: %+v %v", grantID, grant, err)
+	}
+
+	betaUser := userIDs(t, st, "org_beta")[0]
+	calls := []struct {
+		tool   string
+		args   map[string]any
+		status int
+	}{
+		{"list_users", map[string]any{}, http.StatusOK},                                 // a read
+		{"create_user", map[string]any{"email": "granted@acme.example"}, http.StatusOK}, // a write
+		{"get_user", map[string]any{"user_id": betaUser}, http.StatusOK},                // answered "not found"
+		{"delete_user", map[string]any{"user_id": betaUser}, http.StatusForbidden},      // refused for its scope
+	}
+	for _, c := range calls {
+		if resp, body := s.callTool(t, token, c.tool, c.args); resp.StatusCode != c.status {
+			t.Fatalf("%s: %d %s", c.tool, resp.StatusCode, body)
+		}
+	}
+	machine := s.token(t, s.Clients["org_acme"], "read:users")
+	if resp, body := s.callTool(t, machine, "list_users", map[string]any{}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("list_users as a machine client: %d %s", resp.StatusCode, body)
+	}
+
+	events, _, err := st.ListAuditEvents(t.Context(), "org_acme", store.AuditFilter{}, store.Page{Limit: store.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAction := map[string]store.AuditEvent{}
+	for _, ev := range events {
+		if ev.ClientID == clientID {
+			byAction[ev.Action] = ev
+		}
+		if ev.ClientID == s.Clients["org_acme"].ID && ev.GrantID != "" {
+			t.Errorf("a machine client's event records grant %q", ev.GrantID)
+		}
+	}
+	for _, c := range calls {
+		ev, ok := byAction["tools/call:"+c.tool]
+		if !ok {
+			t.Errorf("no event for %s: %+v", c.tool, events)
+			continue
+		}
+		if ev.GrantID != grantID || ev.Subject != grant.UserID {
+			t.Errorf("%s recorded grant %q subject %q, want %q %q: %+v", c.tool, ev.GrantID, ev.Subject, grantID, grant.UserID, ev)
+		}
+	}
+	if ev := byAction["tools/call:delete_user"]; ev.Decision != "deny" {
+		t.Errorf("delete_user recorded as %+v, want a denial", ev)
+	}
+
+	// The export carries it too, under its contract name.
+	var out, errOut bytes.Buffer
+	if rc := app.Main(t.Context(), []string{"audit", "export", "--org", "org_acme", "--format", "jsonl", "--db", s.DBPath}, &out, &errOut); rc != 0 {
+		t.Fatalf("audit export: %d %s", rc, errOut.String())
+	}
+	if n := strings.Count(out.String(), `"grant_id":"`+grantID+`"`); n != len(calls) {
+		t.Errorf("%d exported events carry the grant, want %d", n, len(calls))
+	}
+}

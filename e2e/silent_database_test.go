@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
+	"github.com/orgscope/orgscope/mcpserver"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/postgres"
 	"github.com/orgscope/orgscope/store/postgres/pgtest"
@@ -23,9 +24,11 @@ import (
 // packet (nothing is refused, nothing arrives; see TestDatabaseOutage for a
 // database that goes away loudly). With a short store timeout, a tool call
 // that needs the database answers 503 with Retry-After within that timeout
-// plus a margin, /readyz answers 503 and /healthz 200; when the network
-// comes back the same server works again, and every write it acknowledged
-// is stored.
+// plus a small margin — not after a second deadline spent on its audit
+// event or on the rate limits kept in the database — and so does /readyz,
+// while /healthz answers 200. When the network comes back the same server
+// works again, every write it acknowledged is stored, and the audit events
+// of the calls answered 503 are written.
 func TestDatabaseSilentNetwork(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	real, err := url.Parse(dbURL)
@@ -39,9 +42,14 @@ func TestDatabaseSilentNetwork(t *testing.T) {
 	proxy := pgtest.NewProxy(t, host)
 	schema := pgtest.Schema(t)
 	const storeTimeout = time.Second
-	const margin = 3 * time.Second // generous: the bound is the point, not its tightness
+	// The bound is one store deadline; the margin covers scheduling on a
+	// loaded machine, and is well short of a second deadline.
+	const margin = 500 * time.Millisecond
 	s := startServer(t, serverOptions{config: func(c *app.Config) {
 		c.DatabaseURL, c.DatabaseSchema, c.StoreTimeout = proxy.Via(dbURL), schema, storeTimeout
+		// The limits in the database, as a deployment on PostgreSQL has
+		// them, high enough for the writers below.
+		c.RateLimits = &mcpserver.RateLimits{PerPrincipal: 1000, PrincipalBurst: 2000, PerOrg: 1000, OrgBurst: 2000}
 	}})
 	token := s.token(t, s.Clients["org_acme"])
 	if r := s.tool(t, token, "create_user", map[string]any{"email": "before@acme.example"}); r.Result.IsError {
@@ -50,10 +58,13 @@ func TestDatabaseSilentNetwork(t *testing.T) {
 
 	// No request may hang: the client gives up far beyond the bound.
 	client := &http.Client{Timeout: storeTimeout + 20*time.Second}
-	call := func(tool string, args any) (status int, retryAfter, contentType string, body []byte, err error) {
+	call := func(tool string, args any, requestID ...string) (status int, retryAfter, contentType string, body []byte, err error) {
 		payload, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call",
 			"params": map[string]any{"name": tool, "arguments": args}})
 		req, _ := http.NewRequest(http.MethodPost, s.Resource, bytes.NewReader(payload))
+		for _, id := range requestID {
+			req.Header.Set("X-Request-Id", id)
+		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -112,14 +123,21 @@ func TestDatabaseSilentNetwork(t *testing.T) {
 
 	proxy.Swallow()
 	var slowest time.Duration
+	silentCalls := map[string]string{} // request id -> action
 	for i := range 4 {
 		tool, args := "list_users", any(nil)
 		if i%2 == 1 {
 			tool, args = "create_user", map[string]any{"email": fmt.Sprintf("silent-%d@acme.example", i)}
 		}
+		requestID := fmt.Sprintf("silent-call-%d", i)
 		start := time.Now()
-		status, retryAfter, contentType, body, err := call(tool, args)
+		status, retryAfter, contentType, body, err := call(tool, args, requestID)
 		elapsed := time.Since(start)
+		if !strings.Contains(string(body), "rate limits") {
+			// It reached the tool, which records it (a call the rate
+			// limits stopped never reached a decision).
+			silentCalls[requestID] = "tools/call:" + tool
+		}
 		slowest = max(slowest, elapsed)
 		if err != nil || status != http.StatusServiceUnavailable || retryAfter == "" || contentType != "application/problem+json" {
 			t.Errorf("%s on a silent network: HTTP %d, Retry-After %q, %s, %v: %s", tool, status, retryAfter, contentType, err, body)
@@ -130,9 +148,12 @@ func TestDatabaseSilentNetwork(t *testing.T) {
 		t.Logf("%s: %d after %v", tool, status, elapsed.Round(time.Millisecond))
 	}
 	start := time.Now()
-	if status := get("/readyz"); status != http.StatusServiceUnavailable || time.Since(start) > storeTimeout+margin {
-		t.Errorf("readyz on a silent network: %d after %v", status, time.Since(start))
+	status := get("/readyz")
+	readyz := time.Since(start)
+	if status != http.StatusServiceUnavailable || readyz > storeTimeout+margin {
+		t.Errorf("readyz on a silent network: %d after %v, want 503 within %v", status, readyz, storeTimeout+margin)
 	}
+	t.Logf("/readyz: %d after %v", status, readyz.Round(time.Millisecond))
 	if status := get("/healthz"); status != http.StatusOK {
 		t.Errorf("healthz on a silent network: %d", status)
 	}
@@ -181,6 +202,41 @@ func TestDatabaseSilentNetwork(t *testing.T) {
 		if !stored[email] {
 			t.Errorf("%s was acknowledged but is not stored", email)
 		}
+	}
+
+	// The events of the calls answered 503 were handed over without
+	// waiting, and written once the database answered again.
+	if len(silentCalls) == 0 {
+		t.Error("no call on the silent network reached its tool")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		missing := map[string]string{}
+		for id, action := range silentCalls {
+			missing[id] = action
+		}
+		for page := (store.Page{Limit: store.MaxPageSize}); ; {
+			evs, next, err := direct.ListAuditEvents(t.Context(), "org_acme", store.AuditFilter{Since: healed.Add(-time.Minute)}, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs {
+				if action, ok := missing[ev.RequestID]; ok && ev.Action == action && ev.Outcome == "error" && ev.Reason == "unavailable" {
+					delete(missing, ev.RequestID)
+				}
+			}
+			if page.Cursor = next; next == "" {
+				break
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("audit events of calls answered 503 not written after recovery: %v", missing)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("time to 503 at most %v (store timeout %v); recovered %v after the network came back; %d acknowledged writes, all stored",
 		slowest.Round(time.Millisecond), storeTimeout, recovery.Round(time.Millisecond), len(acknowledged))

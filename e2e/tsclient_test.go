@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/internal/testdeps"
+	"github.com/orgscope/orgscope/store"
 )
 
 // The TypeScript MCP SDK (@modelcontextprotocol/sdk, npm) as an OAuth
@@ -38,6 +39,21 @@ type tsclientResult struct {
 		Scopes    []string `json:"scopes"`
 	} `json:"whoami"`
 	Users []string `json:"users"`
+
+	// The step-up scenario (SCENARIO=stepup).
+	Authorizations []struct {
+		Scope string `json:"scope"`
+	} `json:"authorizations"`
+	TokenScopes []string       `json:"tokenScopes"`
+	Before      tsclientWhoami `json:"before"`
+	After       tsclientWhoami `json:"after"`
+	Created     *string        `json:"created"`
+	StepUpError *string        `json:"stepUpError"`
+}
+
+// tsclientWhoami is what whoami answered the script.
+type tsclientWhoami struct {
+	Scopes []string `json:"scopes"`
 }
 
 // tsclientLocate finds e2e/tsclient and its Node binary, or skips the test
@@ -62,9 +78,10 @@ func tsclientLocate(t *testing.T) (dir, node string) {
 	return "", ""
 }
 
-// runTSClient runs client.mjs against s as user and returns its JSON line,
-// failing the test if the script failed. Its stderr goes to the test log.
-func runTSClient(t *testing.T, s *testServer, user demoUser) tsclientResult {
+// runTSClient runs client.mjs against s as user, with env (KEY=VALUE)
+// added to its environment, and returns its JSON line, failing the test if
+// the script failed. Its stderr goes to the test log.
+func runTSClient(t *testing.T, s *testServer, user demoUser, env ...string) tsclientResult {
 	t.Helper()
 	dir, node := tsclientLocate(t)
 	if user.Email == "" {
@@ -74,7 +91,7 @@ func runTSClient(t *testing.T, s *testServer, user demoUser) tsclientResult {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "client.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MCP_URL="+s.Resource, "USER_EMAIL="+user.Email, "USER_PASSWORD="+user.Password)
+	cmd.Env = append(append(os.Environ(), "MCP_URL="+s.Resource, "USER_EMAIL="+user.Email, "USER_PASSWORD="+user.Password), env...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &tsclientLog{w: t.Output(), prefix: "tsclient " + user.Email + ": "}
@@ -161,6 +178,78 @@ func TestTSClientAuthorizationCode(t *testing.T) {
 		}
 		if r.Whoami.OrgCode != "org_acme" || r.Whoami.GrantType != "authorization_code" {
 			t.Errorf("whoami as %s: %+v", grace.Email, r.Whoami)
+		}
+	})
+}
+
+// TestTSClientStepUp: the TypeScript SDK (1.32.2) holds a read-only token
+// of ada's (the scopes the first 401 challenged) and calls create_user.
+// OrgScope answers 403 insufficient_scope with scope= the union of what
+// the token has and what the call needs (protocol 2025-11-25), so that a
+// client which asks for exactly the challenged scopes keeps its read
+// access.
+//
+// What SDK 1.32.2 does with it depends on the refresh token: holding one,
+// it refreshes (a refresh cannot widen the scope, RFC 6749 §6), gets the
+// same 403 and gives up with "Server returned 403 after trying upscoping"
+// — no second authorization is ever asked for (typescript-sdk #2255; the
+// later SEP-2350 work forces a fresh authorization instead). Holding none,
+// it re-authorizes with the challenged scope; the person approves, and the
+// retried call succeeds with a token that can read and write users.
+func TestTSClientStepUp(t *testing.T) {
+	tsclientLocate(t)
+	s := startServer(t, serverOptions{})
+	ada := s.Users["ada@acme.example"]
+	if ada.Role != "admin" {
+		t.Fatalf("ada is %q", ada.Role)
+	}
+	scopesOf := func(s string) []string { return slices.Sorted(slices.Values(strings.Fields(s))) }
+	readOnly := []string{"read:flags", "read:orgs", "read:users"}
+
+	t.Run("without a refresh token the SDK re-authorizes with the union", func(t *testing.T) {
+		r := runTSClient(t, s, ada, "SCENARIO=stepup", "KEEP_REFRESH_TOKEN=0")
+		if got := slices.Sorted(slices.Values(r.Before.Scopes)); !slices.Equal(got, readOnly) {
+			t.Fatalf("the first token has %v, want the read-only %v", got, readOnly)
+		}
+		if len(r.Authorizations) != 2 {
+			t.Fatalf("%d authorization requests, want 2 (sign-in, step-up): %+v", len(r.Authorizations), r.Authorizations)
+		}
+		second := scopesOf(r.Authorizations[1].Scope)
+		for _, want := range append([]string{"write:users"}, readOnly...) {
+			if !slices.Contains(second, want) {
+				t.Errorf("the step-up authorization asked for %v, without %s", second, want)
+			}
+		}
+		if r.StepUpError != nil || r.Created == nil || !strings.HasPrefix(*r.Created, "stepup-") {
+			t.Fatalf("create_user after the step-up: created %v, error %v", r.Created, r.StepUpError)
+		}
+		after := slices.Sorted(slices.Values(r.After.Scopes))
+		for _, want := range []string{"read:users", "write:users", "read:orgs", "read:flags"} {
+			if !slices.Contains(after, want) {
+				t.Errorf("the token after the step-up has %v, without %s", after, want)
+			}
+		}
+		st := s.openStore(t)
+		users, _, err := st.ListUsers(t.Context(), "org_acme", store.UserFilter{EmailPrefix: *r.Created}, store.Page{})
+		if err != nil || len(users) != 1 {
+			t.Errorf("%s is not stored: %v %v", *r.Created, users, err)
+		}
+	})
+
+	t.Run("with a refresh token SDK 1.32.2 refreshes and gives up", func(t *testing.T) {
+		r := runTSClient(t, s, ada, "SCENARIO=stepup", "KEEP_REFRESH_TOKEN=1")
+		if r.StepUpError == nil || !strings.Contains(*r.StepUpError, "403 after trying upscoping") || r.Created != nil {
+			t.Fatalf("create_user: created %v, error %v; want SDK 1.32.2's dead end", r.Created, r.StepUpError)
+		}
+		if len(r.Authorizations) != 1 {
+			t.Errorf("%d authorization requests, want only the sign-in: %+v", len(r.Authorizations), r.Authorizations)
+		}
+		// Sign-in, then the refresh the SDK made instead: same scopes.
+		if len(r.TokenScopes) != 2 || !slices.Equal(scopesOf(r.TokenScopes[1]), readOnly) {
+			t.Errorf("token responses %v, want the sign-in's and a refresh with the same %v", r.TokenScopes, readOnly)
+		}
+		if got := slices.Sorted(slices.Values(r.After.Scopes)); !slices.Equal(got, readOnly) {
+			t.Errorf("the token after has %v, want still %v", got, readOnly)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/internal/problem"
+	"github.com/orgscope/orgscope/store"
 )
 
 // RateLimits bounds how fast one caller may go. A zero rate disables that
@@ -71,6 +73,9 @@ type BucketTake struct {
 // verdict is a limiter's answer for one request.
 type verdict struct {
 	ok bool
+	// unavailable: the shared buckets were found unreachable while this
+	// request waited on them; nothing was decided.
+	unavailable bool
 	// remaining is what the bucket holds afterwards (whole tokens); wait,
 	// when refused, how long until the request would pass; reset, how long
 	// until the bucket is full.
@@ -161,6 +166,14 @@ const (
 // When the shared buckets cannot be reached it falls back to a bucket in
 // memory (the replica then limits on its own, as without Shared) and logs
 // that at most once a minute.
+//
+// A database that stops answering costs each caller the store's whole
+// deadline, and the call behind the limit would then wait as long again.
+// So the request that finds the buckets unreachable (and any that waited
+// on the same lease meanwhile) is answered 503 at once, and for
+// sharedPause after a failure the limiters of the server use memory
+// without asking; then one request at a time asks again (see
+// bucketHealth).
 type sharedLimiter struct {
 	buckets   SharedBuckets
 	perSecond float64
@@ -168,6 +181,7 @@ type sharedLimiter struct {
 	lease     int
 	fallback  *limiters
 	logger    *slog.Logger
+	health    *bucketHealth
 
 	mu       sync.Mutex
 	held     map[string]*lease
@@ -190,15 +204,72 @@ type lease struct {
 	blockedNeed  int
 }
 
-func newSharedLimiter(b SharedBuckets, perSecond float64, burst int, logger *slog.Logger) *sharedLimiter {
+// sharedPause is how long the limiters use memory alone after the shared
+// buckets failed, before a request asks them again.
+const sharedPause = 5 * time.Second
+
+// bucketHealth is what the shared limiters of one server know of the
+// shared buckets: when they last failed, and whether a request is asking
+// them again after the pause.
+type bucketHealth struct {
+	mu       sync.Mutex
+	failedAt time.Time
+	probing  bool
+}
+
+// ask reports whether a request arriving at now should ask the shared
+// buckets, and whether it is the one probe allowed after a failure (it
+// must then call done).
+func (h *bucketHealth) ask(now time.Time) (ask, probe bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.failedAt.IsZero():
+		return true, false
+	case h.probing || now.Sub(h.failedAt) < sharedPause:
+		return false, false
+	}
+	h.probing = true
+	return true, true
+}
+
+// done ends a probe.
+func (h *bucketHealth) done() {
+	h.mu.Lock()
+	h.probing = false
+	h.mu.Unlock()
+}
+
+// answered records whether the shared buckets answered.
+func (h *bucketHealth) answered(ok bool, now time.Time) {
+	h.mu.Lock()
+	if ok {
+		h.failedAt = time.Time{}
+	} else {
+		h.failedAt = now
+	}
+	h.mu.Unlock()
+}
+
+// failedSince reports whether the shared buckets failed after t.
+func (h *bucketHealth) failedSince(t time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failedAt.After(t)
+}
+
+func newSharedLimiter(b SharedBuckets, perSecond float64, burst int, logger *slog.Logger, health *bucketHealth) *sharedLimiter {
 	if perSecond <= 0 {
 		return nil
+	}
+	if health == nil {
+		health = &bucketHealth{}
 	}
 	burst = max(burst, 1)
 	size := int(math.Ceil(perSecond * leaseWindow.Seconds()))
 	size = min(max(size, 1), max(1, burst/4))
 	return &sharedLimiter{buckets: b, perSecond: perSecond, burst: burst, lease: size,
-		fallback: newLimiters(perSecond, burst), logger: logger, held: map[string]*lease{}}
+		fallback: newLimiters(perSecond, burst), logger: logger, health: health, held: map[string]*lease{}}
 }
 
 func (s *sharedLimiter) leaseOf(key string, now time.Time) *lease {
@@ -222,10 +293,22 @@ func (s *sharedLimiter) leaseOf(key string, now time.Time) *lease {
 }
 
 func (s *sharedLimiter) take(ctx context.Context, key string, n int) verdict {
-	now := time.Now()
-	l := s.leaseOf(key, now)
+	arrived := time.Now()
+	ask, probe := s.health.ask(arrived)
+	if !ask {
+		return s.fallback.take(ctx, key, n)
+	}
+	if probe {
+		defer s.health.done()
+	}
+	l := s.leaseOf(key, arrived)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if s.health.failedSince(arrived) {
+		// It waited for a request that found the buckets unreachable.
+		return verdict{unavailable: true}
+	}
+	now := time.Now()
 	if now.After(l.expires) {
 		l.tokens = 0
 	}
@@ -240,11 +323,17 @@ func (s *sharedLimiter) take(ctx context.Context, key string, n int) verdict {
 	}
 	got, err := s.buckets.TakeTokens(ctx, key, s.perSecond, s.burst, need, max(need, s.lease))
 	if err != nil {
-		if ctx.Err() == nil { // not merely a caller that went away
-			s.warn(ctx, err)
+		if ctx.Err() != nil { // merely a caller that went away
+			return s.fallback.take(ctx, key, n)
+		}
+		s.warn(ctx, err)
+		s.health.answered(false, time.Now())
+		if errors.Is(err, store.ErrUnavailable) {
+			return verdict{unavailable: true}
 		}
 		return s.fallback.take(ctx, key, n)
 	}
+	s.health.answered(true, time.Now())
 	l.shared, l.full = got.Remaining, now.Add(got.Full)
 	if got.Taken == 0 {
 		l.blockedUntil, l.blockedNeed = now.Add(got.Wait), need
@@ -295,12 +384,13 @@ func newCallLimits(rl *RateLimits, logger *slog.Logger) *callLimits {
 	if rl == nil {
 		return nil
 	}
+	health := &bucketHealth{} // one database behind every shared limiter
 	build := func(perSecond float64, burst int) limiter {
 		if perSecond <= 0 {
 			return nil
 		}
 		if rl.Shared != nil {
-			return newSharedLimiter(rl.Shared, perSecond, burst, logger)
+			return newSharedLimiter(rl.Shared, perSecond, burst, logger, health)
 		}
 		return newLimiters(perSecond, burst)
 	}
@@ -376,6 +466,14 @@ func (c *callLimits) limit(next http.Handler) http.Handler {
 				continue
 			}
 			v := pol.limiter.take(r.Context(), key, n)
+			if v.unavailable {
+				// The database the limits are kept in did not answer within
+				// its deadline: the call would wait as long again.
+				rec.MarkUnavailable()
+				w.Header().Set("Retry-After", "5")
+				problem.Error(w, http.StatusServiceUnavailable, "the database holding the rate limits is unavailable; nothing was done, retry shortly")
+				return
+			}
 			if !v.ok {
 				w.Header().Set("RateLimit-Policy", c.policyField)
 				refuse(w, v, pol.name, pol.refusal)

@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -25,12 +26,22 @@ type countingBuckets struct {
 	fail    bool
 	tokens  map[string]int
 	perCall []int // want of each call
+	// stall, when set, makes a call wait for it to close and then fail as
+	// a database that stopped answering does.
+	stall chan struct{}
 }
 
 func (c *countingBuckets) TakeTokens(_ context.Context, key string, _ float64, burst, need, want int) (BucketTake, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.calls++
+	stall := c.stall
+	c.mu.Unlock()
+	if stall != nil {
+		<-stall
+		return BucketTake{}, fmt.Errorf("take tokens: %w: context deadline exceeded", store.ErrUnavailable)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.perCall = append(c.perCall, want)
 	if c.fail {
 		return BucketTake{}, errors.New("database unreachable")
@@ -56,8 +67,8 @@ func (c *countingBuckets) TakeTokens(_ context.Context, key string, _ float64, b
 func TestSharedLimiterLeases(t *testing.T) {
 	shared := &countingBuckets{}
 	// 100/s: leases of 10 tokens (100 ms of rate), burst 200 in the bucket.
-	a := newSharedLimiter(shared, 100, 200, slog.New(slog.DiscardHandler))
-	b := newSharedLimiter(shared, 100, 200, slog.New(slog.DiscardHandler))
+	a := newSharedLimiter(shared, 100, 200, slog.New(slog.DiscardHandler), nil)
+	b := newSharedLimiter(shared, 100, 200, slog.New(slog.DiscardHandler), nil)
 	if a.lease != 10 {
 		t.Fatalf("lease %d, want 10", a.lease)
 	}
@@ -85,7 +96,7 @@ func TestSharedLimiterLeases(t *testing.T) {
 // difference, and a lease never exceeds a quarter of the burst.
 func TestSharedLimiterBatch(t *testing.T) {
 	shared := &countingBuckets{}
-	l := newSharedLimiter(shared, 1000, 8, slog.New(slog.DiscardHandler))
+	l := newSharedLimiter(shared, 1000, 8, slog.New(slog.DiscardHandler), nil)
 	if l.lease != 2 {
 		t.Fatalf("lease %d, want a quarter of the burst (2)", l.lease)
 	}
@@ -102,7 +113,7 @@ func TestSharedLimiterBatch(t *testing.T) {
 func TestSharedLimiterFallback(t *testing.T) {
 	shared := &countingBuckets{fail: true}
 	var log strings.Builder
-	l := newSharedLimiter(shared, 0.001, 3, slog.New(slog.NewTextHandler(&log, nil)))
+	l := newSharedLimiter(shared, 0.001, 3, slog.New(slog.NewTextHandler(&log, nil)), nil)
 	passed := 0
 	for range 10 {
 		if l.take(t.Context(), "k", 1).ok {
@@ -117,10 +128,75 @@ func TestSharedLimiterFallback(t *testing.T) {
 	}
 }
 
+// TestSharedLimiterOutage: the request that finds the shared buckets not
+// answering, and one that waited on the same lease meanwhile, are told so
+// (the server answers them 503 at once: the call behind the limit would
+// wait the database's deadline again). For sharedPause after, every
+// limiter of the server uses memory without a round trip; then one request
+// asks again.
+func TestSharedLimiterOutage(t *testing.T) {
+	shared := &countingBuckets{stall: make(chan struct{})}
+	health := &bucketHealth{}
+	byPrincipal := newSharedLimiter(shared, 100, 200, slog.New(slog.DiscardHandler), health)
+	byOrg := newSharedLimiter(shared, 100, 200, slog.New(slog.DiscardHandler), health)
+	calls := func() int {
+		shared.mu.Lock()
+		defer shared.mu.Unlock()
+		return shared.calls
+	}
+	lastUsed := func() time.Time {
+		byPrincipal.mu.Lock()
+		defer byPrincipal.mu.Unlock()
+		if l := byPrincipal.held["k"]; l != nil {
+			return l.lastUsed
+		}
+		return time.Time{}
+	}
+	first, second := make(chan verdict, 1), make(chan verdict, 1)
+	go func() { first <- byPrincipal.take(t.Context(), "k", 1) }()
+	for calls() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	asking := lastUsed()
+	go func() { second <- byPrincipal.take(t.Context(), "k", 1) }()
+	for lastUsed().Equal(asking) { // the second has its lease and waits for its lock
+		time.Sleep(time.Millisecond)
+	}
+	close(shared.stall)
+	if v := <-first; !v.unavailable || v.ok {
+		t.Errorf("the request that found the buckets unreachable: %+v, want unavailable", v)
+	}
+	if v := <-second; !v.unavailable || v.ok {
+		t.Errorf("the request that waited on it: %+v, want unavailable", v)
+	}
+
+	shared.mu.Lock()
+	shared.stall = nil
+	shared.mu.Unlock()
+	for _, l := range []*sharedLimiter{byPrincipal, byOrg} {
+		if v := l.take(t.Context(), "k", 1); !v.ok {
+			t.Errorf("within the pause: %+v, want passed by the bucket in memory", v)
+		}
+	}
+	if n := calls(); n != 1 {
+		t.Errorf("%d round trips: within the pause the buckets were asked again", n)
+	}
+
+	health.mu.Lock()
+	health.failedAt = health.failedAt.Add(-sharedPause)
+	health.mu.Unlock()
+	if v := byOrg.take(t.Context(), "k", 1); !v.ok || calls() != 2 {
+		t.Errorf("after the pause: %+v after %d round trips, want the buckets asked again", v, calls())
+	}
+	if health.failedSince(time.Time{}) {
+		t.Error("the buckets answered, and are still taken for failing")
+	}
+}
+
 // TestLeaseExpires: leased tokens not spent within leaseTTL are dropped.
 func TestLeaseExpires(t *testing.T) {
 	shared := &countingBuckets{}
-	l := newSharedLimiter(shared, 100, 200, slog.New(slog.DiscardHandler))
+	l := newSharedLimiter(shared, 100, 200, slog.New(slog.DiscardHandler), nil)
 	l.take(t.Context(), "k", 1) // leases 10, spends 1
 	l.held["k"].expires = time.Now().Add(-time.Millisecond)
 	l.take(t.Context(), "k", 1)
@@ -149,7 +225,7 @@ func TestPolicyItem(t *testing.T) {
 // as much are refused locally until the wait is over.
 func TestRefusalIsRemembered(t *testing.T) {
 	shared := &countingBuckets{}
-	l := newSharedLimiter(shared, 0.001, 1, slog.New(slog.DiscardHandler))
+	l := newSharedLimiter(shared, 0.001, 1, slog.New(slog.DiscardHandler), nil)
 	if !l.take(t.Context(), "k", 1).ok {
 		t.Fatal("first call refused")
 	}

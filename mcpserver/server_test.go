@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
 	"github.com/orgscope/orgscope/mcpserver"
 )
 
@@ -238,7 +240,11 @@ func TestRateLimits(t *testing.T) {
 // TestPlainErrorsBecomeProblems: what the mux and the go-sdk answer in
 // text/plain reaches clients as problem+json with the same status.
 func TestPlainErrorsBecomeProblems(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
+	f := newFixture(t, fixtureOptions{options: func(o *mcpserver.Options) {
+		o.AuthServerMetadata = &oauthex.AuthServerMeta{Issuer: publicURL, TokenEndpoint: publicURL + "/oauth2/token",
+			AuthorizationEndpoint: publicURL + "/oauth2/authorize", JWKSURI: publicURL + "/oauth2/jwks",
+			ResponseTypesSupported: []string{"code"}, CodeChallengeMethodsSupported: []string{"S256"}}
+	}})
 	token := f.token(t, "org_acme", "read:users")
 	do := func(method, path, contentType, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, publicURL+path, strings.NewReader(body))
@@ -250,20 +256,36 @@ func TestPlainErrorsBecomeProblems(t *testing.T) {
 		f.handler.ServeHTTP(rec, req)
 		return rec
 	}
+	const get, document = "GET, HEAD", "GET, HEAD, OPTIONS" // documents answer CORS preflights
 	for _, tc := range []struct {
 		name, method, path, contentType, body string
 		status                                int
+		// allow is the Allow header a 405 must carry (RFC 9110 §15.5.6).
+		allow string
 	}{
-		{"unknown path", "GET", "/nope", "", "", http.StatusNotFound},
-		{"wrong method on a GET route", "POST", "/healthz", "", "", http.StatusMethodNotAllowed},
-		{"GET on the stateless MCP endpoint", "GET", "/mcp", "", "", http.StatusMethodNotAllowed},
-		{"wrong content type", "POST", "/mcp", "text/plain", whoamiCall, http.StatusUnsupportedMediaType},
+		{"unknown path", "GET", "/nope", "", "", http.StatusNotFound, ""},
+		{"wrong content type", "POST", "/mcp", "text/plain", whoamiCall, http.StatusUnsupportedMediaType, ""},
+		{"GET on the stateless MCP endpoint", "GET", "/mcp", "", "", http.StatusMethodNotAllowed, "POST"},
+		{"DELETE on the stateless MCP endpoint", "DELETE", "/mcp", "", "", http.StatusMethodNotAllowed, "POST"},
+		{"PUT on the MCP endpoint", "PUT", "/mcp", "application/json", whoamiCall, http.StatusMethodNotAllowed, "POST"},
+		{"POST to /healthz", "POST", "/healthz", "", "", http.StatusMethodNotAllowed, get},
+		{"POST to /readyz", "POST", "/readyz", "", "", http.StatusMethodNotAllowed, get},
+		{"DELETE on /metrics", "DELETE", "/metrics", "", "", http.StatusMethodNotAllowed, get},
+		{"POST to the PRM", "POST", "/.well-known/oauth-protected-resource/mcp", "", "", http.StatusMethodNotAllowed, document},
+		{"POST to the root PRM", "POST", "/.well-known/oauth-protected-resource", "", "", http.StatusMethodNotAllowed, document},
+		{"POST to the AS metadata", "POST", "/.well-known/oauth-authorization-server", "", "", http.StatusMethodNotAllowed, document},
+		{"PUT on the OpenID configuration", "PUT", "/.well-known/openid-configuration", "", "", http.StatusMethodNotAllowed, document},
+		{"POST to the root document", "POST", "/", "", "", http.StatusMethodNotAllowed, get},
+		{"OPTIONS on the MCP endpoint, no CORS", "OPTIONS", "/mcp", "", "", http.StatusMethodNotAllowed, "POST"},
 	} {
 		rec := do(tc.method, tc.path, tc.contentType, tc.body)
 		var p map[string]any
 		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != tc.status ||
 			rec.Header().Get("Content-Type") != "application/problem+json" || p["status"] != float64(tc.status) || p["detail"] == "" {
 			t.Errorf("%s: %d %q %s", tc.name, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		if allow := strings.Join(rec.Header().Values("Allow"), ", "); allow != tc.allow {
+			t.Errorf("%s: Allow %q, want %q", tc.name, allow, tc.allow)
 		}
 	}
 	// JSON-RPC errors are left alone.

@@ -11,7 +11,10 @@
 // its audit event in one transaction, so that a change never exists
 // without its record. Reads and refusals are recorded too: every decision
 // about a call is in the audit trail, and an answer is given only once its
-// record is written.
+// record is written — except for a call that failed because the store is
+// unavailable: it is answered at once, within the store's deadline, and
+// its record is written when the store answers again (or logged as lost,
+// with its id, if it does not within 15 minutes).
 //
 // The audit event carries the canonical JSON's SHA-256 of the arguments,
 // never the arguments themselves.

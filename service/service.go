@@ -402,8 +402,17 @@ func (s *Service) refuse(ctx context.Context, ev store.AuditEvent, err error) er
 }
 
 // record writes an event outside a transaction (a refusal, a failed
-// write) and reports the outcome to the request record.
+// write) and reports the outcome to the request record. The event of a
+// call the store failed is handed to the audit writer without waiting for
+// it: the store has already used up the call's deadline, and the answer
+// (503) must not wait for a second one. The writer writes it once the
+// store answers again (see auditWriter).
 func (s *Service) record(ctx context.Context, ev store.AuditEvent, e *Error) {
+	if e != nil && e.Kind == KindUnavailable {
+		s.audit.detach(ev)
+		report(ctx, ev, e)
+		return
+	}
 	if err := s.audit.record(ctx, ev); err != nil {
 		s.log.WarnContext(ctx, "audit event not recorded", "action", ev.Action, "decision", ev.Decision, "err", err)
 	}

@@ -2,14 +2,18 @@ package tools_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/tools"
 )
 
 // flag is FlagOutput with its values kept as JSON, to compare exactly.
@@ -284,4 +288,46 @@ func TestDeleteFeatureFlag(t *testing.T) {
 		}
 	}
 	e.fails(g, "delete_feature_flag", map[string]any{"key": "max_seats"}, `feature flag "max_seats" not found`)
+}
+
+// TestAnswerOverTheCapIsRefused: a page whose answer would exceed
+// tools.MaxResultBytes is not sent: the call gets a tool error asking for a
+// smaller page and nothing else (no structured content, no part of the
+// page); a smaller page of the same flags is answered.
+func TestAnswerOverTheCapIsRefused(t *testing.T) {
+	e := newEnv(t)
+	value, _ := json.Marshal(strings.Repeat("v", service.MaxFlagValueBytes-2))
+	// Each listed flag carries its value twice (effective and default).
+	n := tools.MaxResultBytes/(2*service.MaxFlagValueBytes) + 1
+	for i := range n {
+		if _, err := e.st.CreateFlag(t.Context(), store.FlagDefinition{Key: fmt.Sprintf("big_%03d", i), Type: store.FlagString,
+			DefaultValue: value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := e.session(orgP(acme, auth.ScopeReadFlags))
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "list_feature_flags", Arguments: map[string]any{"limit": 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := json.Marshal(res)
+	text := ""
+	if len(res.Content) == 1 {
+		if tc, ok := res.Content[0].(*mcp.TextContent); ok {
+			text = tc.Text
+		}
+	}
+	if !res.IsError || res.StructuredContent != nil || len(res.Content) != 1 ||
+		!strings.Contains(text, "larger than 256 KiB: ask for a smaller page (limit)") {
+		t.Errorf("%d flags of %d bytes in one page: %.300s, want only a tool error asking for a smaller page", n, len(value), answer)
+	}
+	if len(answer) > 1024 {
+		t.Errorf("the refusal is %d bytes: part of the page was sent", len(answer))
+	}
+
+	page := call(t, cs, "list_feature_flags", map[string]any{"limit": 10})
+	var got flagPage
+	if page.isError || json.Unmarshal(page.raw, &got) != nil || len(got.Flags) != 10 || got.NextCursor == "" {
+		t.Errorf("a page of 10: %.200s", page.text)
+	}
 }

@@ -8,12 +8,23 @@
 // Env: MCP_URL (http://127.0.0.1:PORT/mcp), USER_EMAIL, USER_PASSWORD.
 // Stdout: one line of JSON, {"ok":true,"tools":[...],"whoami":{...},"users":[...]}
 // or {"ok":false,"error":"..."} (exit 1). Progress goes to stderr.
+//
+// SCENARIO=stepup: after signing in (with the scopes of the first 401's
+// challenge: read-only), call create_user, which needs write:users. On the
+// 403 insufficient_scope the SDK itself decides what to do; when it sends
+// the person to authorize again (UnauthorizedError), finish that and call
+// again. KEEP_REFRESH_TOKEN=0 makes the provider keep no refresh token
+// (SDK 1.32.2 refreshes instead of re-authorizing when it has one). Adds
+// to the JSON: "authorizations" (the scope of every authorization request
+// the SDK built), "tokenScopes" (the scope of every token response),
+// "before"/"after" (whoami), "created" (the new user's email, or null) and
+// "stepUpError" (what the call finally threw, or null).
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { randomBytes } from 'node:crypto';
 
-const { MCP_URL, USER_EMAIL, USER_PASSWORD } = process.env;
+const { MCP_URL, USER_EMAIL, USER_PASSWORD, SCENARIO = 'basic', KEEP_REFRESH_TOKEN = '1' } = process.env;
 const REDIRECT_URI = 'http://127.0.0.1:53683/callback'; // nothing listens: the browser stops at the 303
 const log = (...a) => console.error('[tsclient]', ...a);
 
@@ -70,6 +81,8 @@ class Provider {
   constructor() {
     this.saved = {};
     this.expectedState = randomBytes(16).toString('base64url');
+    this.authorizations = []; // the scope of each authorization request
+    this.tokenScopes = []; // the scope of each token response
   }
   get redirectUrl() { return REDIRECT_URI; }
   get clientMetadata() {
@@ -85,7 +98,15 @@ class Provider {
   clientInformation() { return this.saved.client; }
   saveClientInformation(info) { log('registered client', info.client_id); this.saved.client = info; }
   tokens() { return this.saved.tokens; }
-  saveTokens(tokens) { log('got tokens, scope:', tokens.scope); this.saved.tokens = tokens; }
+  saveTokens(tokens) {
+    log('got tokens, scope:', tokens.scope, tokens.refresh_token ? '(with a refresh token)' : '');
+    this.tokenScopes.push(tokens.scope ?? null);
+    if (KEEP_REFRESH_TOKEN === '0') {
+      const { refresh_token, ...rest } = tokens;
+      tokens = rest;
+    }
+    this.saved.tokens = tokens;
+  }
   saveCodeVerifier(v) { this.saved.verifier = v; }
   codeVerifier() { return this.saved.verifier; }
   discoveryState() { return this.saved.discovery; }
@@ -96,6 +117,8 @@ class Provider {
   async redirectToAuthorization(url) {
     log('authorization URL', url.href);
     const q = url.searchParams;
+    this.authorizations.push({ scope: q.get('scope') });
+    this.code = undefined;
     if (q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge')) throw new Error(`no PKCE S256 in ${url}`);
     if (q.get('resource') !== MCP_URL) throw new Error(`resource ${q.get('resource')}, want ${MCP_URL}`);
     const back = await browse(url, USER_EMAIL, USER_PASSWORD);
@@ -128,7 +151,7 @@ async function main() {
   // connect again with the token.
   const transport = new StreamableHTTPClientTransport(new URL(MCP_URL), { authProvider: provider });
   await transport.finishAuth(provider.code);
-  const { client } = await connect();
+  const { client, transport: connected } = await connect();
 
   const step = (what, p) => p.catch(e => { throw new Error(`${what}: ${e?.message ?? e}`); });
   const tools = (await step('tools/list', client.listTools())).tools.map(t => t.name);
@@ -139,8 +162,39 @@ async function main() {
   };
   const whoami = await call('whoami');
   const users = (await call('list_users', { limit: 5 })).users.map(u => u.email);
+  const out = { ok: true, tools, whoami, users };
+  if (SCENARIO === 'stepup') Object.assign(out, await stepUp(client, connected, provider, call));
   await client.close();
-  return { ok: true, tools, whoami, users };
+  return out;
+}
+
+// The step-up scenario: a read-only token calls create_user.
+async function stepUp(client, transport, provider, call) {
+  const before = await call('whoami');
+  const authorizationsBefore = provider.authorizations.length;
+  const email = `stepup-${randomBytes(4).toString('hex')}@acme.example`;
+  const create = () => client.callTool({ name: 'create_user', arguments: { email } });
+  let res, stepUpError = null;
+  try {
+    res = await create();
+  } catch (e) {
+    if (e instanceof UnauthorizedError && provider.authorizations.length > authorizationsBefore && provider.code) {
+      // The SDK sent the person to authorize again: the redirect came back.
+      log('re-authorized; exchanging the code and calling again');
+      await transport.finishAuth(provider.code);
+      try {
+        res = await create();
+      } catch (e2) {
+        stepUpError = String(e2?.message ?? e2);
+      }
+    } else {
+      stepUpError = String(e?.message ?? e);
+    }
+  }
+  if (res?.isError) stepUpError = `tool error: ${JSON.stringify(res.content)}`;
+  const created = res && !res.isError ? res.structuredContent?.email ?? null : null;
+  const after = await call('whoami');
+  return { authorizations: provider.authorizations, tokenScopes: provider.tokenScopes, before, after, created, stepUpError };
 }
 
 try {

@@ -208,6 +208,8 @@ func storeFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "SQLite database file (its directory must exist)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL (postgres://…); overrides --db")
 	fs.StringVar(&cfg.DatabaseSchema, "database-schema", cfg.DatabaseSchema, "PostgreSQL schema for OrgScope's tables (default: the URL's search_path)")
+	fs.DurationVar(&cfg.StoreTimeout, "store-timeout", cfg.StoreTimeout, "how long one database call may take before it fails (a request then gets 503), "+
+		fmtDuration(MinStoreTimeout)+" to "+fmtDuration(MaxStoreTimeout)+"; PostgreSQL also stops a statement after the URL's statement_timeout (5s if it has none)")
 }
 
 // withService opens the database and runs fn with a service over it, as

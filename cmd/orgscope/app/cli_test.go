@@ -2,12 +2,16 @@ package app
 
 import (
 	"bytes"
+	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orgscope/orgscope/store"
 )
 
 // run runs the command line with env as the whole environment and returns
@@ -67,6 +71,11 @@ func TestServeRefusesWhatItCannotHonour(t *testing.T) {
 		{args: []string{"--issuer", "acme.kinde.com"}, want: `--issuer (ORGSCOPE_ISSUER) must be an absolute http(s) URL`},
 		{args: []string{"--issuers-config", filepath.Join(dir, "issuers.json")}, want: "--issuers-config (ORGSCOPE_ISSUERS_CONFIG): open "},
 		{args: []string{"--jwks-refresh", "0s"}, want: "--jwks-refresh (ORGSCOPE_JWKS_REFRESH) must be positive, got 0s"},
+		{args: []string{"--store-timeout", "0"}, want: "--store-timeout (ORGSCOPE_STORE_TIMEOUT) must be from 100ms to 30s, got 0s"},
+		{args: []string{"--store-timeout", "-1s"}, want: "--store-timeout (ORGSCOPE_STORE_TIMEOUT) must be from 100ms to 30s, got -1s"},
+		{args: []string{"--store-timeout", "10ms"}, want: "--store-timeout (ORGSCOPE_STORE_TIMEOUT) must be from 100ms to 30s, got 10ms"},
+		{env: map[string]string{"ORGSCOPE_STORE_TIMEOUT": "1h"}, want: "--store-timeout (ORGSCOPE_STORE_TIMEOUT) must be from 100ms to 30s, got 1h"},
+		{env: map[string]string{"ORGSCOPE_STORE_TIMEOUT": "5"}, want: `--store-timeout (ORGSCOPE_STORE_TIMEOUT) must be a duration such as 30s, 15m or 1h, got "5"`},
 		{args: []string{"--demo=maybe"}, want: `--demo (ORGSCOPE_DEMO) must be true, false or auto, got "maybe"`},
 		{env: map[string]string{"ORGSCOPE_DEMO": "sometimes"}, want: `--demo (ORGSCOPE_DEMO) must be true, false or auto, got "sometimes"`},
 		{args: []string{"--tenant-claim="}, want: "--tenant-claim (ORGSCOPE_TENANT_CLAIM) must name a claim"},
@@ -133,6 +142,8 @@ func TestConfigAccepts(t *testing.T) {
 		func(c *Config) { c.AllowedOrigins = []string{"*", "https://app.example.com", "http://localhost:6274"} },
 		func(c *Config) { c.DatabaseURL = "postgresql://orgscope@db.internal/orgscope" },
 		func(c *Config) { c.LogLevel, c.LogFormat = "DEBUG", "JSON" },
+		func(c *Config) { c.StoreTimeout = MinStoreTimeout },
+		func(c *Config) { c.StoreTimeout = MaxStoreTimeout },
 	} {
 		cfg := DefaultConfig()
 		cfg.DBPath = filepath.Join(dir, "o.db")
@@ -291,5 +302,65 @@ func TestDatabaseArgs(t *testing.T) {
 		if got != tc.want || elided != tc.elided {
 			t.Errorf("databaseArgs(%+v) = %s, %v; want %s, %v", tc.cfg, got, elided, tc.want, tc.elided)
 		}
+	}
+}
+
+// TestStoreTimeoutReachesTheStore: --store-timeout (or its environment
+// variable) is the deadline of every call of the store the commands open:
+// with another process holding SQLite's write lock, a write fails as
+// unavailable after it, not after the 5 s default. An admin command
+// refuses a value out of bounds as serve does.
+func TestStoreTimeoutReachesTheStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orgscope.db")
+	for _, tc := range []struct {
+		args []string
+		env  string
+	}{
+		{args: []string{"--store-timeout", "300ms"}},
+		{env: "300ms"},
+	} {
+		cfg := DefaultConfig()
+		cmd := newCommand("orgs create", "orgscope orgs create")
+		storeFlags(cmd.fs, &cfg)
+		err := cmd.parse(append([]string{"--db", path}, tc.args...), &bytes.Buffer{}, func(k string) string {
+			if k == "ORGSCOPE_STORE_TIMEOUT" {
+				return tc.env
+			}
+			return ""
+		})
+		if err != nil || cfg.StoreTimeout != 300*time.Millisecond {
+			t.Fatalf("%v ORGSCOPE_STORE_TIMEOUT=%q: %v, store timeout %v", tc.args, tc.env, err, cfg.StoreTimeout)
+		}
+		st, err := openStore(t.Context(), cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := other.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = st.CreateOrg(t.Context(), store.Org{Code: "org_a", Name: "A"})
+		elapsed := time.Since(start)
+		conn.ExecContext(t.Context(), "ROLLBACK")
+		conn.Close()
+		other.Close()
+		st.Close()
+		// The default would be 5 s; the margin is for a loaded machine.
+		if !errors.Is(err, store.ErrUnavailable) || elapsed > 300*time.Millisecond+2*time.Second {
+			t.Errorf("a write while the lock is held: %v after %v, want unavailable after about 300ms", err, elapsed)
+		}
+	}
+
+	code, _, errOut := run(t, nil, "orgs", "create", "--db", path, "--code", "org_b", "--name", "B", "--store-timeout", "1m")
+	if code != 2 || !strings.Contains(errOut, "--store-timeout (ORGSCOPE_STORE_TIMEOUT) must be from 100ms to 30s, got 1m") {
+		t.Errorf("orgs create --store-timeout 1m: exit %d, %s", code, errOut)
 	}
 }

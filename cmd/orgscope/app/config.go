@@ -17,6 +17,7 @@ import (
 	"github.com/orgscope/orgscope/internal/buildinfo"
 	"github.com/orgscope/orgscope/internal/connlimit"
 	"github.com/orgscope/orgscope/mcpserver"
+	"github.com/orgscope/orgscope/store/sqlite"
 )
 
 // Config is everything Run needs. DefaultConfig returns the command's
@@ -40,8 +41,8 @@ type Config struct {
 	DatabaseSchema string
 	// StoreTimeout bounds every database call: a call that takes longer
 	// (a lock held too long, a database that stopped answering) fails, and
-	// a request that needs it is answered 503. Zero means the backends'
-	// default (5 s).
+	// a request that needs it is answered 503. From MinStoreTimeout to
+	// MaxStoreTimeout (DefaultConfig sets DefaultStoreTimeout).
 	StoreTimeout time.Duration
 	// Demo says when demo tenants are seeded into an empty database; the
 	// zero value, DemoAuto, seeds only for a loopback public URL.
@@ -72,6 +73,11 @@ type Config struct {
 	AuditRetention time.Duration
 	// AllowedOrigins are extra browser origins allowed to call /mcp.
 	AllowedOrigins []string
+	// IntrospectionClients are the ids of the embedded issuer's
+	// confidential clients (resource servers) that /oauth2/introspect
+	// tells about any token; every other client learns only about its own
+	// tokens. Embedded mode only.
+	IntrospectionClients []string
 	// RateLimits bounds callers; nil means none (DefaultConfig sets
 	// mcpserver.DefaultRateLimits).
 	RateLimits *mcpserver.RateLimits
@@ -155,6 +161,17 @@ func (m DemoMode) String() string {
 	return fmt.Sprintf("DemoMode(%d)", int(m))
 }
 
+// The store timeout: its default (the backends' own) and the bounds
+// --store-timeout accepts. Below the minimum, an ordinary statement on a
+// busy database would fail; above the maximum, a database that stopped
+// answering would hold requests close to the HTTP server's write timeout
+// (60 s), and a request makes several calls.
+const (
+	DefaultStoreTimeout = sqlite.DefaultQueryTimeout
+	MinStoreTimeout     = 100 * time.Millisecond
+	MaxStoreTimeout     = 30 * time.Second
+)
+
 // DefaultAuditRetention is how long audit events are kept by default:
 // thirteen months and a bit, so a yearly review finds last year's events.
 const DefaultAuditRetention = 400 * 24 * time.Hour
@@ -169,6 +186,7 @@ func DefaultConfig() Config {
 		TokenTTL:                 authserver.DefaultTokenTTL,
 		SigningAlgorithm:         authserver.DefaultSigningAlgorithm,
 		AuditRetention:           DefaultAuditRetention,
+		StoreTimeout:             DefaultStoreTimeout,
 		RefreshReuseInterval:     authserver.DefaultRefreshReuseInterval,
 		MaxConnections:           connlimit.DefaultTotal,
 		MaxConnectionsPerAddress: connlimit.DefaultPerAddress,

@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	svc := service.New(svcOpts)
 	defer svc.Close()
-	go auditJanitor(ctx, svc, cfg.AuditRetention, logger)
+	go auditJanitor(ctx, svc, cfg.AuditRetention, auditSweepInterval, cfg.Now, logger)
 	go approvalJanitor(ctx, svc, logger)
 
 	opts := mcpserver.Options{
@@ -240,6 +240,7 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		MetadataDocumentAllowPrivate: cfg.CIMDAllowPrivate,
 		RateLimit:                    issuerRateLimit(cfg.RateLimits),
 		AllowedOrigins:               cfg.AllowedOrigins,
+		IntrospectionClients:         cfg.IntrospectionClients,
 		Logger:                       logger,
 	})
 	if err != nil {
@@ -497,16 +498,23 @@ func revocationFeed(st store.Store) auth.RevocationFeed {
 	}
 }
 
-// auditJanitor removes audit events older than retention, now and then
-// every hour, until ctx ends. Every replica may run one.
-func auditJanitor(ctx context.Context, svc *service.Service, retention time.Duration, logger *slog.Logger) {
+// auditSweepInterval is how often the audit janitor sweeps.
+const auditSweepInterval = time.Hour
+
+// auditJanitor removes audit events older than retention on the clock now
+// (nil: time.Now), now and then every interval, until ctx ends. Every
+// replica may run one.
+func auditJanitor(ctx context.Context, svc *service.Service, retention, interval time.Duration, now func() time.Time, logger *slog.Logger) {
 	if retention <= 0 {
 		return
 	}
-	t := time.NewTicker(time.Hour)
+	if now == nil {
+		now = time.Now
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := svc.DeleteAuditEventsBefore(ctx, time.Now().Add(-retention))
+		n, err := svc.DeleteAuditEventsBefore(ctx, now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			logger.WarnContext(ctx, "audit retention sweep failed", "err", err)
@@ -525,6 +533,9 @@ func auditJanitor(ctx context.Context, svc *service.Service, retention time.Dura
 // m, when set, observes every store call.
 func openStore(ctx context.Context, cfg Config, m *telemetry.Metrics) (store.Store, error) {
 	if err := cfg.checkDatabase(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkStoreTimeout(); err != nil {
 		return nil, err
 	}
 	var observe func(op, outcome string, d time.Duration)

@@ -43,6 +43,7 @@ func (c cli) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "the PEM private key of --tls-cert")
 	fs.StringVar(&cfg.PolicyFile, "policy", "", "access policy file (Cedar; see orgscope policy -h), reloaded when it changes and on SIGHUP (default: the built-in policy)")
 	fs.Var((*stringList)(&cfg.AllowedOrigins), "allowed-origins", "comma-separated browser origins allowed to call /mcp (* for any)")
+	fs.Var((*stringList)(&cfg.IntrospectionClients), "introspection-clients", "comma-separated ids of confidential clients (resource servers) to which /oauth2/introspect describes any token; others learn only about their own tokens")
 	var iss issuerFlags
 	fs.Var(&iss.urls, "issuer", "trust this external issuer instead of the embedded one (repeatable, or comma-separated)")
 	fs.StringVar(&iss.configFile, "issuers-config", "", "JSON file describing external issuers, for several or differently shaped ones")

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // validate refuses a configuration Run could not honour as written. Every
@@ -31,6 +32,9 @@ func (c Config) validate() error {
 		}
 	}
 	if err := c.checkDatabase(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkStoreTimeout(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Demo != DemoAuto && c.Demo != DemoOn && c.Demo != DemoOff {
@@ -89,6 +93,15 @@ func (c Config) validate() error {
 	for _, is := range c.Issuers {
 		if err := checkIssuerURL(is.URL); err != nil {
 			bad("%s %w", flagRef("issuer"), err)
+		}
+	}
+	if len(c.IntrospectionClients) > 0 && len(c.Issuers) > 0 {
+		bad("%s is for the embedded issuer's introspection endpoint; with %s OrgScope issues nothing, and its issuer introspects",
+			flagRef("introspection-clients"), flagRef("issuer"))
+	}
+	for _, id := range c.IntrospectionClients {
+		if strings.IndexFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+			bad("%s lists %q, which is not a client id", flagRef("introspection-clients"), id)
 		}
 	}
 
@@ -152,6 +165,15 @@ func (c Config) checkDatabase() error {
 	}
 	if fi, err := os.Stat(c.DBPath); err == nil && fi.IsDir() {
 		return usageErrorf("%s is a directory; name the database file in it", ref)
+	}
+	return nil
+}
+
+// checkStoreTimeout checks --store-timeout against its bounds.
+func (c Config) checkStoreTimeout() error {
+	if c.StoreTimeout < MinStoreTimeout || c.StoreTimeout > MaxStoreTimeout {
+		return usageErrorf("%s must be from %s to %s, got %s", flagRef("store-timeout"),
+			fmtDuration(MinStoreTimeout), fmtDuration(MaxStoreTimeout), fmtDuration(c.StoreTimeout))
 	}
 	return nil
 }
