@@ -60,8 +60,10 @@ type ConsolePerson struct {
 	// SessionID names the session in the audit trail (grant_id).
 	SessionID string
 	// ExpiresAt is when the session ends however active it is; IdleUntil
-	// when it ends unless it is used before.
+	// when it ends unless it is used before; Idle how long it may go
+	// unused.
 	ExpiresAt, IdleUntil time.Time
+	Idle                 time.Duration
 }
 
 // ConsoleSession is a session the service opened: Token goes to the
@@ -147,7 +149,8 @@ func consoleAdmin(u store.User) error {
 }
 
 func (s *Service) consolePerson(u store.User, sess store.ConsoleSession) ConsolePerson {
-	return ConsolePerson{User: u, SessionID: sess.ID, ExpiresAt: sess.ExpiresAt, IdleUntil: sess.LastSeenAt.Add(s.console.idle)}
+	return ConsolePerson{User: u, SessionID: sess.ID, ExpiresAt: sess.ExpiresAt, IdleUntil: sess.LastSeenAt.Add(s.console.idle),
+		Idle: s.console.idle}
 }
 
 // errNoConsoleSession is the answer to a console token that names no live

@@ -1,0 +1,21 @@
+// OrgScope console: the one script (the CSP allows no inline script). It
+// copies a secret shown once to the clipboard, and selects it on focus.
+"use strict";
+document.addEventListener("click", function (e) {
+  var button = e.target.closest ? e.target.closest("button[data-copy]") : null;
+  if (!button) { return; }
+  var field = document.getElementById(button.getAttribute("data-copy"));
+  if (!field) { return; }
+  field.focus();
+  field.select();
+  var done = function () { button.textContent = "Copied"; };
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+  } else {
+    document.execCommand("copy");
+    done();
+  }
+});
+document.addEventListener("focusin", function (e) {
+  if (e.target.matches && e.target.matches("input[readonly].select-all")) { e.target.select(); }
+});
