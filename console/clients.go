@@ -28,7 +28,7 @@ func (c *Console) clients(w http.ResponseWriter, r *http.Request) {
 	in := service.ListClientsInput{OrgArg: orgArg(r), Cursor: r.URL.Query().Get("cursor"), Limit: 50}
 	out, err := c.opts.Service.ListClients(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	c.show(w, r, s, "clients", "Machine clients", in.OrgCode, secClients,
@@ -58,7 +58,7 @@ func (c *Console) createClient(w http.ResponseWriter, r *http.Request) {
 	back := orgBase(org) + "/clients"
 	ttl, err := tokenTTL(f.Get("token_ttl_minutes"))
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	in := service.CreateClientInput{Name: f.Get("name"), OrgCode: org, Scopes: f["scope"], TokenTTLSeconds: ttl,
@@ -68,7 +68,7 @@ func (c *Console) createClient(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := c.opts.Service.CreateClient(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	cl := out.Client
@@ -101,7 +101,7 @@ func (c *Console) client(w http.ResponseWriter, r *http.Request) {
 	in := service.ClientIDInput{OrgArg: orgArg(r), ClientID: r.PathValue("id")}
 	cl, err := c.opts.Service.GetClient(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, orgBase(in.OrgCode)+"/clients")
+		c.fail(w, r, s, err, orgBase(in.OrgCode)+"/clients")
 		return
 	}
 	c.show(w, r, s, "client", cl.Name, in.OrgCode, secClients,
@@ -126,13 +126,13 @@ func (c *Console) rotateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	grace, err := strconv.ParseInt(r.PostForm.Get("grace_seconds"), 10, 64)
 	if err != nil {
-		c.fail(w, r, errorf("choose how long the old secret keeps working"), clientPath(r))
+		c.fail(w, r, s, errorf("choose how long the old secret keeps working"), clientPath(r))
 		return
 	}
 	out, err := c.opts.Service.RotateClientSecret(r.Context(), s.caller, service.RotateSecretInput{
 		OrgArg: orgArg(r), ClientID: r.PathValue("id"), GraceSeconds: grace})
 	if err != nil {
-		c.fail(w, r, err, clientPath(r))
+		c.fail(w, r, s, err, clientPath(r))
 		return
 	}
 	old := "The previous secret stopped working now."
@@ -153,7 +153,7 @@ func (c *Console) disableClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := c.opts.Service.DisableClient(r.Context(), s.caller, clientArg(r)); err != nil {
-		c.fail(w, r, err, clientPath(r))
+		c.fail(w, r, s, err, clientPath(r))
 		return
 	}
 	done(w, r, clientPath(r), "client-disabled")
@@ -165,7 +165,7 @@ func (c *Console) enableClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := c.opts.Service.EnableClient(r.Context(), s.caller, clientArg(r)); err != nil {
-		c.fail(w, r, err, clientPath(r))
+		c.fail(w, r, s, err, clientPath(r))
 		return
 	}
 	done(w, r, clientPath(r), "client-enabled")
@@ -177,11 +177,11 @@ func (c *Console) deleteClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("confirm") != "yes" {
-		c.fail(w, r, errorf("tick the box to confirm that the client and its tokens go for good"), clientPath(r))
+		c.fail(w, r, s, errorf("tick the box to confirm that the client and its tokens go for good"), clientPath(r))
 		return
 	}
 	if _, err := c.opts.Service.DeleteClient(r.Context(), s.caller, clientArg(r)); err != nil {
-		c.fail(w, r, err, clientPath(r))
+		c.fail(w, r, s, err, clientPath(r))
 		return
 	}
 	done(w, r, orgBase(r.PathValue("org"))+"/clients", "client-deleted")
@@ -202,13 +202,13 @@ func (c *Console) updateClient(w http.ResponseWriter, r *http.Request) {
 	if v := strings.TrimSpace(f.Get("token_ttl_minutes")); v != "" {
 		ttl, err := tokenTTL(v)
 		if err != nil {
-			c.fail(w, r, err, clientPath(r))
+			c.fail(w, r, s, err, clientPath(r))
 			return
 		}
 		in.TokenTTLSeconds = &ttl
 	}
 	if _, err := c.opts.Service.UpdateClient(r.Context(), s.caller, in); err != nil {
-		c.fail(w, r, err, clientPath(r))
+		c.fail(w, r, s, err, clientPath(r))
 		return
 	}
 	done(w, r, clientPath(r), "client-updated")
@@ -230,7 +230,7 @@ func (c *Console) setClientProperty(w http.ResponseWriter, r *http.Request) {
 	in := service.UpdateClientInput{OrgArg: orgArg(r), ClientID: r.PathValue("id"),
 		Properties: map[string]*string{strings.TrimSpace(f.Get("name")): v}}
 	if _, err := c.opts.Service.UpdateClient(r.Context(), s.caller, in); err != nil {
-		c.fail(w, r, err, clientPath(r))
+		c.fail(w, r, s, err, clientPath(r))
 		return
 	}
 	done(w, r, clientPath(r), "client-updated")
@@ -251,11 +251,11 @@ func (c *Console) setClientKeys(w http.ResponseWriter, r *http.Request) {
 		in.JWKSURI = &uri
 	}
 	if len(in.JWKS) == 0 && in.JWKSURI == nil {
-		c.fail(w, r, errorf("give the new public keys as a JWKS or a jwks_uri"), clientPath(r))
+		c.fail(w, r, s, errorf("give the new public keys as a JWKS or a jwks_uri"), clientPath(r))
 		return
 	}
 	if _, err := c.opts.Service.UpdateClient(r.Context(), s.caller, in); err != nil {
-		c.fail(w, r, err, clientPath(r))
+		c.fail(w, r, s, err, clientPath(r))
 		return
 	}
 	done(w, r, clientPath(r), "client-keys")

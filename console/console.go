@@ -357,7 +357,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := c.opts.Service.StartConsoleSession(ctx, caller)
 	if err != nil {
-		c.fail(w, r, err, "")
+		c.fail(w, r, nil, err, "")
 		return
 	}
 	c.setCookie(w, sessionCookie, sess.Token, int(time.Until(sess.Person.ExpiresAt)/time.Second))
@@ -389,7 +389,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := c.opts.Service.EndConsoleSession(r.Context(), s.caller, s.person, s.token); err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	c.setCookie(w, sessionCookie, "", -1)
@@ -399,11 +399,11 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 
 // fail answers a service error with a page that says what it means and
 // what to do, and a link back to where the person came from.
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error, back string) {
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error, back string) {
 	var se *service.Error
 	if !errors.As(err, &se) {
 		c.log.ErrorContext(r.Context(), "console", "err", err)
-		c.messageLink(w, http.StatusInternalServerError, "Something went wrong", "Nothing was changed; try again.", back, "Back")
+		c.problem(w, r, s, http.StatusInternalServerError, "Something went wrong", "Nothing was changed; try again.", back, "Back")
 		return
 	}
 	msg := strings.ToUpper(se.Message[:1]) + se.Message[1:]
@@ -414,19 +414,36 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error, back s
 	case se.Kind == service.KindNotFound || se.Reason == authz.ReasonTenant:
 		// Another organization's record is not found, exactly like one
 		// that does not exist.
-		c.messageLink(w, http.StatusNotFound, "Not found", msg, back, "Back")
+		c.problem(w, r, s, http.StatusNotFound, "Not found", msg, back, "Back")
 	case se.Kind == service.KindDenied:
-		c.messageLink(w, http.StatusForbidden, "Not allowed", msg+" Nothing was changed.", back, "Back")
+		c.problem(w, r, s, http.StatusForbidden, "Not allowed", msg+" Nothing was changed.", back, "Back")
 	case se.Kind == service.KindInvalid:
-		c.messageLink(w, http.StatusBadRequest, "Please correct this", msg+" Nothing was changed.", back, "Back to the form")
+		c.problem(w, r, s, http.StatusBadRequest, "Please correct this", msg+" Nothing was changed.", back, "Back to the form")
 	case se.Kind == service.KindConflict:
-		c.messageLink(w, http.StatusConflict, "Already there", msg+" Nothing was changed.", back, "Back")
+		c.problem(w, r, s, http.StatusConflict, "Already there", msg+" Nothing was changed.", back, "Back")
 	case se.Kind == service.KindUnavailable:
 		w.Header().Set("Retry-After", "5")
-		c.messageLink(w, http.StatusServiceUnavailable, "Try again shortly", msg, back, "Back")
+		c.problem(w, r, s, http.StatusServiceUnavailable, "Try again shortly", msg, back, "Back")
 	default:
-		c.messageLink(w, http.StatusInternalServerError, "Something went wrong", msg, back, "Back")
+		c.problem(w, r, s, http.StatusInternalServerError, "Something went wrong", msg, back, "Back")
 	}
+}
+
+// problem answers with a message page; for a signed-in person it keeps
+// the header and navigation (of their own organization: never of the one
+// a refused URL named).
+func (c *Console) problem(w http.ResponseWriter, r *http.Request, s *session, status int, title, msg, link, linkText string) {
+	if s == nil {
+		c.messageLink(w, status, title, msg, link, linkText)
+		return
+	}
+	org := ""
+	if !s.platform() {
+		org = s.home()
+	}
+	v := c.page(s, r, title, org, "", nil)
+	v.Notice, v.Problem, v.Link, v.LinkText = "", msg, link, linkText
+	c.render(w, status, "message", s, v)
 }
 
 func (c *Console) message(w http.ResponseWriter, status int, title, msg string) {

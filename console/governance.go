@@ -32,7 +32,7 @@ func (c *Console) flags(w http.ResponseWriter, r *http.Request) {
 	in := service.ListFlagsInput{OrgArg: orgArg(r), Cursor: r.URL.Query().Get("cursor"), Limit: 100}
 	out, err := c.opts.Service.ListFlags(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	c.show(w, r, s, "flags", "Feature flags", in.OrgCode, secFlags, flagsData{Flags: out.Flags, Next: out.NextCursor})
@@ -58,7 +58,7 @@ func (c *Console) setFlag(w http.ResponseWriter, r *http.Request) {
 	in := service.SetFlagInput{OrgArg: orgArg(r), Key: r.PathValue("key"),
 		Value: flagValue(store.FlagType(r.PostForm.Get("type")), r.PostForm.Get("value"))}
 	if _, err := c.opts.Service.SetFlag(r.Context(), s.caller, in); err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	done(w, r, back, "flag-set")
@@ -71,7 +71,7 @@ func (c *Console) resetFlag(w http.ResponseWriter, r *http.Request) {
 	}
 	back := orgBase(r.PathValue("org")) + "/flags"
 	if _, err := c.opts.Service.ResetFlag(r.Context(), s.caller, service.FlagKeyInput{OrgArg: orgArg(r), Key: r.PathValue("key")}); err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	done(w, r, back, "flag-reset")
@@ -85,7 +85,7 @@ func (c *Console) flagDefs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.platform() {
-		c.messageLink(w, http.StatusForbidden, "Not allowed",
+		c.problem(w, r, s, http.StatusForbidden, "Not allowed",
 			"Flag definitions are the platform's: only a platform administrator defines and deletes them. "+
 				"You can set your organization's values on its Feature flags page.", orgBase(s.home())+"/flags", "Your organization's flags")
 		return
@@ -93,7 +93,7 @@ func (c *Console) flagDefs(w http.ResponseWriter, r *http.Request) {
 	in := service.ListFlagsInput{OrgArg: service.OrgArg{OrgCode: s.home()}, Cursor: r.URL.Query().Get("cursor"), Limit: 100}
 	out, err := c.opts.Service.ListFlags(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	c.show(w, r, s, "flagdefs", "Flag definitions", "", secFlagDefs, flagsData{Flags: out.Flags, Next: out.NextCursor})
@@ -109,7 +109,7 @@ func (c *Console) createFlag(w http.ResponseWriter, r *http.Request) {
 	in := service.CreateFlagInput{Key: strings.TrimSpace(f.Get("key")), Type: string(typ),
 		DefaultValue: flagValue(typ, f.Get("default_value")), Description: f.Get("description")}
 	if _, err := c.opts.Service.CreateFlag(r.Context(), s.caller, in); err != nil {
-		c.fail(w, r, err, "/console/flags")
+		c.fail(w, r, s, err, "/console/flags")
 		return
 	}
 	done(w, r, "/console/flags", "flag-created")
@@ -121,11 +121,11 @@ func (c *Console) deleteFlag(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("confirm") != "yes" {
-		c.fail(w, r, errorf("tick the box to confirm that the flag and every organization's value go for good"), "/console/flags")
+		c.fail(w, r, s, errorf("tick the box to confirm that the flag and every organization's value go for good"), "/console/flags")
 		return
 	}
 	if _, err := c.opts.Service.DeleteFlag(r.Context(), s.caller, service.DeleteFlagInput{Key: r.PathValue("key")}); err != nil {
-		c.fail(w, r, err, "/console/flags")
+		c.fail(w, r, s, err, "/console/flags")
 		return
 	}
 	done(w, r, "/console/flags", "flag-deleted")
@@ -187,14 +187,14 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 	back := orgBase(org) + "/audit"
 	f, since, until, err := readAuditFilter(r.URL.Query())
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	out, err := c.opts.Service.ListAuditEvents(r.Context(), s.caller, service.ListAuditInput{OrgArg: orgArg(r),
 		Cursor: r.URL.Query().Get("cursor"), Limit: 25, Since: since, Until: until, ClientID: f.ClientID,
 		Subject: f.Subject, Action: f.Action, Decision: f.Decision})
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	q := f.query()
@@ -217,7 +217,7 @@ func (c *Console) exportAudit(w http.ResponseWriter, r *http.Request) {
 	back := orgBase(org) + "/audit"
 	f, since, until, err := readAuditFilter(r.URL.Query())
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	// Written to a buffer first: a refusal must be a page, not half a
@@ -232,7 +232,7 @@ func (c *Console) exportAudit(w http.ResponseWriter, r *http.Request) {
 		err = bw.Flush()
 	}
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
@@ -255,7 +255,7 @@ func (c *Console) approvals(w http.ResponseWriter, r *http.Request) {
 	in := service.ListApprovalsInput{OrgArg: orgArg(r), Limit: 100}
 	out, err := c.opts.Service.ListApprovals(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	c.show(w, r, s, "approvals", "Approvals", in.OrgCode, secApprovals, out)
@@ -287,7 +287,7 @@ func (c *Console) showApproval(w http.ResponseWriter, r *http.Request) {
 	view, err := c.opts.Service.GetApproval(r.Context(), s.caller, service.ApprovalInput{OrgArg: service.OrgArg{OrgCode: org},
 		ApprovalID: r.PathValue("id")})
 	if err != nil {
-		c.fail(w, r, err, orgBase(org)+"/approvals")
+		c.fail(w, r, s, err, orgBase(org)+"/approvals")
 		return
 	}
 	c.renderApproval(w, r, s, http.StatusOK, org, view, "", "")
@@ -315,7 +315,7 @@ func (c *Console) decideApproval(w http.ResponseWriter, r *http.Request) {
 	back := orgBase(org) + "/approvals"
 	view, err := c.opts.Service.GetApproval(ctx, s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	var decided store.Approval
@@ -328,7 +328,7 @@ func (c *Console) decideApproval(w http.ResponseWriter, r *http.Request) {
 		decided, err = c.opts.Service.DenyCall(ctx, s.caller, in)
 		notice = "Denied. The call will not run."
 	default:
-		c.fail(w, r, errorf("choose Approve or Deny"), r.URL.Path)
+		c.fail(w, r, s, errorf("choose Approve or Deny"), r.URL.Path)
 		return
 	}
 	var se *service.Error
@@ -340,7 +340,7 @@ func (c *Console) decideApproval(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	view.Approval = decided
@@ -361,7 +361,7 @@ func (c *Console) policyPage(w http.ResponseWriter, r *http.Request, s *session,
 	in := service.ListClientsInput{OrgArg: orgArg(r), Limit: 100}
 	out, err := c.opts.Service.ListClients(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	d.Clients = out.Clients
@@ -397,7 +397,7 @@ func (c *Console) dryRun(w http.ResponseWriter, r *http.Request) {
 	out, err := c.opts.Service.DryRun(r.Context(), s.caller, service.DryRunInput{OrgArg: orgArg(r), ClientID: d.ClientID,
 		Tool: d.Tool, Arguments: json.RawMessage(d.Args)})
 	if err != nil {
-		c.fail(w, r, err, orgBase(r.PathValue("org"))+"/policy")
+		c.fail(w, r, s, err, orgBase(r.PathValue("org"))+"/policy")
 		return
 	}
 	d.Result = &out
@@ -411,7 +411,7 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := c.opts.Service.ListSigningKeys(r.Context(), s.caller, service.ListSigningKeysInput{})
 	if err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	c.show(w, r, s, "keys", "Signing keys", "", secKeys, out)
@@ -423,7 +423,7 @@ func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := c.opts.Service.RotateSigningKey(r.Context(), s.caller, service.RotateSigningKeyInput{}); err != nil {
-		c.fail(w, r, err, "/console/keys")
+		c.fail(w, r, s, err, "/console/keys")
 		return
 	}
 	done(w, r, "/console/keys", "key-rotated")

@@ -40,7 +40,7 @@ func (c *Console) orgs(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := c.opts.Service.ListOrgs(r.Context(), s.caller, service.ListOrgsInput{Cursor: r.URL.Query().Get("cursor"), Limit: 50})
 	if err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	c.show(w, r, s, "orgs", "Organizations", "", secOrgs, orgsData{Orgs: out.Organizations,
@@ -55,7 +55,7 @@ func (c *Console) createOrg(w http.ResponseWriter, r *http.Request) {
 	o, err := c.opts.Service.CreateOrg(r.Context(), s.caller, service.CreateOrgInput{
 		OrgCode: strings.TrimSpace(r.PostForm.Get("org_code")), Name: r.PostForm.Get("name")})
 	if err != nil {
-		c.fail(w, r, err, "/console/orgs")
+		c.fail(w, r, s, err, "/console/orgs")
 		return
 	}
 	done(w, r, orgBase(o.Code)+"/", "org-created")
@@ -68,7 +68,7 @@ func (c *Console) org(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := c.opts.Service.GetOrg(r.Context(), s.caller, service.OrgInput{OrgArg: orgArg(r)})
 	if err != nil {
-		c.fail(w, r, err, Path)
+		c.fail(w, r, s, err, Path)
 		return
 	}
 	c.show(w, r, s, "org", o.Name, o.Code, secOrg, o)
@@ -105,7 +105,7 @@ func (c *Console) removeOrgProperty(w http.ResponseWriter, r *http.Request) {
 func (c *Console) updateOrg(w http.ResponseWriter, r *http.Request, s *session, in service.UpdateOrgInput, notice string) {
 	back := orgBase(in.OrgCode) + "/"
 	if _, err := c.opts.Service.UpdateOrg(r.Context(), s.caller, in); err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	done(w, r, back, notice)
@@ -127,7 +127,7 @@ func (c *Console) people(w http.ResponseWriter, r *http.Request) {
 		EmailPrefix: q.Get("email"), NamePrefix: q.Get("name"), Status: q.Get("status")}
 	out, err := c.opts.Service.ListUsers(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, orgBase(in.OrgCode)+"/people")
+		c.fail(w, r, s, err, orgBase(in.OrgCode)+"/people")
 		return
 	}
 	c.show(w, r, s, "people", "People", in.OrgCode, secPeople, peopleData{Users: out.Users,
@@ -145,7 +145,7 @@ func (c *Console) createPerson(w http.ResponseWriter, r *http.Request) {
 		FamilyName: f.Get("family_name"), Role: f.Get("role")}
 	u, err := c.opts.Service.CreateUser(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, orgBase(in.OrgCode)+"/people")
+		c.fail(w, r, s, err, orgBase(in.OrgCode)+"/people")
 		return
 	}
 	done(w, r, orgBase(in.OrgCode)+"/people/"+u.ID, "person-created")
@@ -159,7 +159,7 @@ func (c *Console) person(w http.ResponseWriter, r *http.Request) {
 	in := service.UserIDInput{OrgArg: orgArg(r), UserID: r.PathValue("id")}
 	u, err := c.opts.Service.GetUser(r.Context(), s.caller, in)
 	if err != nil {
-		c.fail(w, r, err, orgBase(in.OrgCode)+"/people")
+		c.fail(w, r, s, err, orgBase(in.OrgCode)+"/people")
 		return
 	}
 	c.show(w, r, s, "person", u.Email, in.OrgCode, secPeople, u)
@@ -190,7 +190,7 @@ func (c *Console) setPersonRole(w http.ResponseWriter, r *http.Request) {
 func (c *Console) updatePerson(w http.ResponseWriter, r *http.Request, s *session, in service.UpdateUserInput, notice string) {
 	back := orgBase(in.OrgCode) + "/people/" + url.PathEscape(in.UserID)
 	if _, err := c.opts.Service.UpdateUser(r.Context(), s.caller, in); err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	done(w, r, back, notice)
@@ -214,12 +214,12 @@ func (c *Console) resetPassword(w http.ResponseWriter, r *http.Request) {
 	back := orgBase(org) + "/people/" + url.PathEscape(id)
 	u, err := c.opts.Service.GetUser(r.Context(), s.caller, service.UserIDInput{OrgArg: orgArg(r), UserID: id})
 	if err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	password := credential.NewPassword()
 	if _, err := c.opts.Service.SetPassword(r.Context(), s.caller, service.SetPasswordInput{OrgArg: orgArg(r), Email: u.Email, Password: password}); err != nil {
-		c.fail(w, r, err, back)
+		c.fail(w, r, s, err, back)
 		return
 	}
 	c.show(w, r, s, "secret", "New password", org, secPeople, secretData{

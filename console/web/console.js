@@ -8,12 +8,11 @@ document.addEventListener("click", function (e) {
   if (!field) { return; }
   field.focus();
   field.select();
-  var done = function () { button.textContent = "Copied"; };
-  if (navigator.clipboard && navigator.clipboard.writeText) {
-    navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
-  } else {
-    document.execCommand("copy");
-    done();
+  var copied = false;
+  try { copied = document.execCommand("copy"); } catch (err) { copied = false; }
+  button.textContent = copied ? "Copied" : "Selected: press Ctrl+C to copy";
+  if (!copied && navigator.clipboard && navigator.clipboard.writeText) {
+    navigator.clipboard.writeText(field.value).then(function () { button.textContent = "Copied"; }, function () {});
   }
 });
 document.addEventListener("focusin", function (e) {

@@ -105,8 +105,13 @@ func Run(ctx context.Context, cfg Config) error {
 		LongestTokenTTL: max(cfg.TokenTTL, service.DefaultLongestTokenTTL), CutOff: local.cutOff}
 	if len(cfg.Issuers) == 0 {
 		// People sign in to the embedded issuer, so the console can show
-		// them the calls that need their approval.
+		// them the calls that need their approval; a platform administrator
+		// may rotate the issuer's keys there, as the operator's settings
+		// say (the default overlap).
 		svcOpts.ApprovalURL = func(id string) string { return console.ApprovalURL(publicURL, id) }
+		if svcOpts.SigningKeys, err = keyManager(cfg, 0); err != nil {
+			return err
+		}
 	}
 	svc := service.New(svcOpts)
 	defer svc.Close()
