@@ -2,6 +2,9 @@ package console
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,7 +15,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/internal/clientkeys"
 	"github.com/orgscope/orgscope/service"
 	"github.com/orgscope/orgscope/store"
 	"github.com/orgscope/orgscope/store/sqlite"
@@ -410,5 +416,61 @@ func TestPagesAndHeaders(t *testing.T) {
 	if w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Set-Cookie"), "__Host-orgscope-console-flow=") ||
 		!strings.Contains(w.Header().Get("Set-Cookie"), "Secure") || !strings.Contains(w.Header().Get("Set-Cookie"), "Path=/;") {
 		t.Errorf("a sign-in over https: %d %q", w.Code, w.Header().Get("Set-Cookie"))
+	}
+}
+
+// publicKeys is the JWKS of a fresh ES256 key, as a client registers it.
+func publicKeys(t *testing.T, kid string) string {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := clientkeys.PublicSet(jose.JSONWebKey{Key: priv, KeyID: kid}, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(set)
+}
+
+// TestKeyClients: a client created with public keys has no secret to
+// show, its keys are replaced from its page, and its secret cannot be
+// rotated (it has none); every change is the person's in the audit trail.
+func TestKeyClients(t *testing.T) {
+	e := newEnv(t, "http://127.0.0.1:8080")
+	admin := e.signIn("acme-admin")
+	w := e.post("/console/o/org_acme/clients", admin, url.Values{"name": {"Signed agent"}, "scope": {"read:users"},
+		"jwks": {publicKeys(t, "first")}})
+	if w.Code != http.StatusSeeOther || strings.Contains(w.Body.String(), `id="secret"`) {
+		t.Fatalf("create a key client: %d\n%s", w.Code, w.Body.String())
+	}
+	page := w.Header().Get("Location")
+	id := strings.TrimPrefix(strings.Split(page, "?")[0], "/console/o/org_acme/clients/")
+	if w := e.do(http.MethodGet, strings.Split(page, "?")[0], admin, nil); w.Code != http.StatusOK ||
+		!strings.Contains(w.Body.String(), "<code>first</code>") || strings.Contains(w.Body.String(), "Rotate the secret") {
+		t.Fatalf("the key client's page: %d\n%s", w.Code, w.Body.String())
+	}
+	if w := e.post("/console/o/org_acme/clients/"+id+"/keys", admin, url.Values{"jwks": {publicKeys(t, "second")}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("replace the keys: %d\n%s", w.Code, w.Body.String())
+	}
+	if w := e.post("/console/o/org_acme/clients/"+id+"/keys", admin, url.Values{"jwks": {`{"keys": "nope"}`}}); w.Code != http.StatusBadRequest {
+		t.Errorf("bad keys: %d", w.Code)
+	}
+	if w := e.post("/console/o/org_acme/clients/"+id+"/rotate", admin, url.Values{"grace_seconds": {"0"}}); w.Code != http.StatusBadRequest ||
+		!strings.Contains(w.Body.String(), "no secret to rotate") {
+		t.Errorf("rotate a key client's secret: %d\n%s", w.Code, w.Body.String())
+	}
+	cl, err := e.st.GetClient(t.Context(), id)
+	if err != nil || !strings.Contains(string(cl.JWKS), `"kid":"second"`) || len(cl.Secrets) != 0 {
+		t.Fatalf("stored client: %+v %v", cl, err)
+	}
+	events, _, _ := e.st.ListAuditEvents(t.Context(), "org_acme", store.AuditFilter{Subject: e.people["acme-admin"].ID}, store.Page{Limit: 50})
+	actions := map[string]int{}
+	for _, ev := range events {
+		actions[ev.Action+" "+ev.Decision]++
+	}
+	if actions["console:create_client allow"] != 1 || actions["console:update_client allow"] != 1 || actions["console:update_client deny"] != 1 ||
+		actions["console:rotate_client_secret deny"] != 1 {
+		t.Errorf("the person's trail: %v", actions)
 	}
 }
