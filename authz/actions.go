@@ -29,9 +29,15 @@ type Action struct {
 	// own, or the one a global principal names.
 	Tenant bool
 	Group  Group
-	// OperatorOnly actions are offered by the command line and the console,
-	// never as tools.
+	// OperatorOnly actions are never tools: the operator performs them at
+	// the command line, and nobody else may, unless Console says so.
 	OperatorOnly bool
+	// Console lets a person signed in to the web console perform an
+	// OperatorOnly action too, within the authority of their principal (an
+	// organization's administrator in their own organization; a platform
+	// administrator anywhere). Each one is listed here on purpose: an
+	// action the console does not need stays the operator's alone.
+	Console bool
 }
 
 // The actions, in the order tools/list shows them sorted by name anyway.
@@ -63,22 +69,35 @@ var actions = []Action{
 	{Name: "list_delegations", Scopes: []string{auth.ScopeReadGrants}, Tenant: true, Group: GroupRead},
 	{Name: "revoke_delegation", Scopes: []string{auth.ScopeWriteGrants}, Tenant: true, Group: GroupWrite},
 
-	{Name: "get_client", Scopes: []string{auth.ScopeReadClients}, Tenant: true, Group: GroupRead, OperatorOnly: true},
-	{Name: "enable_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
-	{Name: "update_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
-	{Name: "delete_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupDelete, OperatorOnly: true},
-	{Name: "set_user_password", Scopes: []string{auth.ScopeWriteUsers}, Tenant: true, Group: GroupAdmin, OperatorOnly: true},
-	{Name: "export_audit_events", Scopes: []string{auth.ScopeReadAudit}, GlobalOnly: true, Group: GroupRead, OperatorOnly: true},
-	// The embedded issuer's signing keys: the operator's alone.
-	{Name: "list_signing_keys", GlobalOnly: true, Group: GroupRead, OperatorOnly: true},
-	{Name: "rotate_signing_key", GlobalOnly: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "get_client", Scopes: []string{auth.ScopeReadClients}, Tenant: true, Group: GroupRead, OperatorOnly: true, Console: true},
+	{Name: "enable_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true, Console: true},
+	{Name: "update_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupAdmin, OperatorOnly: true, Console: true},
+	{Name: "delete_client", Scopes: []string{auth.ScopeWriteClients}, Tenant: true, Group: GroupDelete, OperatorOnly: true, Console: true},
+	{Name: "set_user_password", Scopes: []string{auth.ScopeWriteUsers}, Tenant: true, Group: GroupAdmin, OperatorOnly: true, Console: true},
+	// An org-scoped principal exports its own organization's trail; a
+	// global one names one, or exports every organization's.
+	{Name: "export_audit_events", Scopes: []string{auth.ScopeReadAudit}, Tenant: true, Group: GroupRead, OperatorOnly: true, Console: true},
+	// The embedded issuer's signing keys: the operator's, and a platform
+	// administrator's in the console, who may list and rotate them. Retiring
+	// one at once (a key that leaked) stays at the command line.
+	{Name: "list_signing_keys", GlobalOnly: true, Group: GroupRead, OperatorOnly: true, Console: true},
+	{Name: "rotate_signing_key", GlobalOnly: true, Group: GroupAdmin, OperatorOnly: true, Console: true},
 	{Name: "retire_signing_key", GlobalOnly: true, Group: GroupAdmin, OperatorOnly: true},
+	// Who manages the whole platform in the console: the operator decides.
+	{Name: "set_platform_admin", GlobalOnly: true, Group: GroupAdmin, OperatorOnly: true},
 	// A person looks at and decides a call the policy lets run only with
 	// their approval, on the approval page; the service checks that they
 	// are an administrator of the organization.
-	{Name: "get_approval", Tenant: true, Group: GroupRead, OperatorOnly: true},
-	{Name: "approve_call", Tenant: true, Group: GroupAdmin, OperatorOnly: true},
-	{Name: "deny_call", Tenant: true, Group: GroupAdmin, OperatorOnly: true},
+	{Name: "list_approvals", Tenant: true, Group: GroupRead, OperatorOnly: true, Console: true},
+	{Name: "get_approval", Tenant: true, Group: GroupRead, OperatorOnly: true, Console: true},
+	{Name: "approve_call", Tenant: true, Group: GroupAdmin, OperatorOnly: true, Console: true},
+	{Name: "deny_call", Tenant: true, Group: GroupAdmin, OperatorOnly: true, Console: true},
+	// The console's own: a person's sign-in and sign-out (the service
+	// checks that they are an administrator), and a dry run of the decision
+	// point for one of the organization's machine clients.
+	{Name: "console_sign_in", Group: GroupRead, OperatorOnly: true, Console: true},
+	{Name: "console_sign_out", Group: GroupRead, OperatorOnly: true, Console: true},
+	{Name: "dry_run_call", Scopes: []string{auth.ScopeReadClients}, Tenant: true, Group: GroupRead, OperatorOnly: true, Console: true},
 }
 
 // Actions returns every action.

@@ -125,7 +125,7 @@ func (b *httpBrowser) openApproval(s *testServer, approvalURL string, user demoU
 	}
 	login := b.follow(s.URL, p, 1)
 	consent := b.signIn(s.URL, login, user.Email, user.Password)
-	if consent.status != http.StatusOK || !strings.Contains(consent.body, "OrgScope approvals") {
+	if consent.status != http.StatusOK || !strings.Contains(consent.body, "OrgScope console") {
 		b.t.Fatalf("sign-in for the console: %d %s", consent.status, consent.errorText())
 	}
 	back := b.decide(s.URL, consent, "approve")
@@ -138,7 +138,7 @@ func (b *httpBrowser) openApproval(s *testServer, approvalURL string, user demoU
 // decideApproval posts the approval page's form.
 func (b *httpBrowser) decideApproval(s *testServer, p page, decision string, edit func(url.Values)) page {
 	b.t.Helper()
-	action, fields := p.form(b.t)
+	action, fields := p.formAt(b.t, "/approvals/")
 	fields.Set("decision", decision)
 	if edit != nil {
 		edit(fields)
@@ -202,7 +202,7 @@ func TestApprovalFlow(t *testing.T) {
 
 	// 2. Neither a member nor an agent's own token may decide.
 	member := newHTTPBrowser(t)
-	if p := member.openApproval(s, tk.URL, grace); p.status != http.StatusForbidden || !strings.Contains(p.body, "only an administrator of org_acme") {
+	if p := member.openApproval(s, tk.URL, grace); p.status != http.StatusForbidden || !strings.Contains(p.body, "Only an administrator of org_acme") {
 		t.Errorf("a member opening the approval: %d %s", p.status, p.errorText())
 	}
 	impostor := newHTTPBrowser(t)
@@ -230,7 +230,7 @@ func TestApprovalFlow(t *testing.T) {
 	if p := admin.decideApproval(s, pg, "approve", func(f url.Values) { f.Set("csrf", "forged") }); p.status != http.StatusForbidden {
 		t.Errorf("a form without the page's CSRF token: %d", p.status)
 	}
-	action, fields := pg.form(t)
+	action, fields := pg.formAt(t, "/approvals/")
 	fields.Set("decision", "approve")
 	req, _ = http.NewRequest(http.MethodPost, s.URL+action, strings.NewReader(fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -77,6 +77,20 @@ func (p page) form(t *testing.T) (string, url.Values) {
 	return m[1], fields
 }
 
+// formAt returns the action and hidden fields of the page's form whose
+// action contains part (a console page has its sign-out form first).
+func (p page) formAt(t *testing.T, part string) (string, url.Values) {
+	t.Helper()
+	for _, m := range formAction.FindAllStringSubmatch(p.body, -1) {
+		if strings.Contains(m[1], part) {
+			_, fields := p.form(t)
+			return m[1], fields
+		}
+	}
+	t.Fatalf("no form posting to %s on the page (HTTP %d):\n%s", part, p.status, p.body)
+	return "", nil
+}
+
 // errorText returns the alert the page shows, or "".
 func (p page) errorText() string {
 	m := regexp.MustCompile(`role="alert">([^<]*)<`).FindStringSubmatch(p.body)

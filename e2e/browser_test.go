@@ -68,8 +68,15 @@ func chromiumFlags(exe, profile string) []chromedp.ExecAllocatorOption {
 // at the latest.
 func startChromium(t *testing.T, exe string) context.Context {
 	t.Helper()
+	return startChromiumWithin(t, exe, browserBudget)
+}
+
+// startChromiumWithin is startChromium with a budget of its own, for a
+// test that walks through many pages.
+func startChromiumWithin(t *testing.T, exe string, budgetFor time.Duration) context.Context {
+	t.Helper()
 	profile := t.TempDir() // removed after the browser has exited: cleanups run last-in first-out
-	budget, cancelBudget := context.WithTimeout(context.Background(), browserBudget)
+	budget, cancelBudget := context.WithTimeout(context.Background(), budgetFor)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(budget, chromiumFlags(exe, profile)...)
 	var logMu sync.Mutex
 	ended := false

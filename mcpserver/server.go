@@ -68,8 +68,8 @@ type Options struct {
 	// /oauth2/; AuthServerMetadata is then served at the well-known paths.
 	AuthServer         http.Handler
 	AuthServerMetadata *oauthex.AuthServerMeta
-	// Console, when set, is the approval page (and later the admin
-	// console), mounted at /console/.
+	// Console, when set, is the web console (or the page saying why there
+	// is none), mounted at /console/.
 	Console http.Handler
 	// AllowedOrigins are browser origins, besides the server's own (and
 	// loopback ones for a loopback server), that may call /mcp; "*" allows all.

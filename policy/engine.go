@@ -39,6 +39,8 @@ type Engine struct {
 	log  *slog.Logger
 	now  func() time.Time
 	cur  atomic.Pointer[Set]
+	// loadedAt is when the set in force was put in force.
+	loadedAt atomic.Pointer[time.Time]
 
 	mu       sync.Mutex // serializes reloads
 	loaded   []byte     // the text of the current set, to skip unchanged files
@@ -69,7 +71,7 @@ func New(opts Options) (*Engine, error) {
 		if err != nil {
 			return nil, err
 		}
-		e.cur.Store(s)
+		e.put(s)
 		e.loaded = builtinSource
 		return e, nil
 	}
@@ -81,9 +83,42 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.cur.Store(s)
+	e.put(s)
 	e.loaded, e.stamp = src, stamp
 	return e, nil
+}
+
+// put puts s in force.
+func (e *Engine) put(s *Set) {
+	now := e.now()
+	e.loadedAt.Store(&now)
+	e.cur.Store(s)
+}
+
+// Info describes the policy in force, for the console.
+type Info struct {
+	// Name is the file it was read from, or BuiltinName.
+	Name string
+	// Version is the first 12 hex digits of the SHA-256 of its text: the
+	// same text has the same version on every replica.
+	Version string
+	// LoadedAt is when this process put it in force (at start, or at the
+	// reload that read it).
+	LoadedAt time.Time
+	// Policies are the ids of its policies, sorted.
+	Policies []string
+	// Source is its text.
+	Source []byte
+	// Reloads and Failures count this process's reloads since it started.
+	Reloads, Failures uint64
+}
+
+// Info describes the policy in force.
+func (e *Engine) Info() Info {
+	s := e.cur.Load()
+	st := e.Stats()
+	return Info{Name: s.Name(), Version: s.Version(), LoadedAt: *e.loadedAt.Load(), Policies: s.IDs(), Source: s.Source(),
+		Reloads: st.Reloads, Failures: st.Failures}
 }
 
 // Authorize implements authz.Authorizer with the current policy set.
@@ -130,7 +165,7 @@ func (e *Engine) Reload() error {
 		e.log.Error("policy file refused; the policy in force stays", "file", e.opts.File, "err", err)
 		return err
 	}
-	e.cur.Store(s)
+	e.put(s)
 	e.loaded, e.stamp = src, stamp
 	callbacks := append([]func(){}, e.onChange...)
 	e.mu.Unlock()

@@ -169,3 +169,43 @@ func TestConcurrentReloads(t *testing.T) {
 		t.Errorf("allowed %d, refused %d, %+v", allowed.Load(), refused.Load(), e.Stats())
 	}
 }
+
+// TestInfo: the policy in force is described by its text's version, when
+// this process put it in force and its policies; a reload changes them, a
+// refused file does not, and the same text has the same version.
+func TestInfo(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policy.cedar")
+	writeFile(t, file, policy.Builtin())
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e, err := policy.New(policy.Options{File: file, PollInterval: -1, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.Info()
+	if first.Name != file || len(first.Version) != 12 || first.Version != builtin.Info().Version || !first.LoadedAt.Equal(now) ||
+		!bytes.Equal(first.Source, policy.Builtin()) || len(first.Policies) == 0 || builtin.Info().Name != policy.BuiltinName {
+		t.Fatalf("info of the built-in text: %+v", first)
+	}
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	writeFile(t, file, withBuiltin(noDeletes))
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	second := e.Info()
+	if second.Version == first.Version || !second.LoadedAt.Equal(now) || second.Reloads != 1 || !strings.Contains(strings.Join(second.Policies, " "), "no-deletes") {
+		t.Fatalf("after a reload: %+v", second)
+	}
+	writeFile(t, file, []byte("not cedar"))
+	e.Reload()
+	if third := e.Info(); third.Version != second.Version || !third.LoadedAt.Equal(second.LoadedAt) || third.Failures != 1 {
+		t.Errorf("a refused file changed the info: %+v", third)
+	}
+}

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -99,6 +101,13 @@ type toolPolicies struct {
 
 // Name returns the file name the set was compiled from.
 func (s *Set) Name() string { return s.name }
+
+// Version identifies the policy text: the first 12 hex digits of its
+// SHA-256.
+func (s *Set) Version() string {
+	sum := sha256.Sum256(s.source)
+	return hex.EncodeToString(sum[:6])
+}
 
 // Source returns the policy text.
 func (s *Set) Source() []byte { return slices.Clone(s.source) }

@@ -160,9 +160,11 @@ func checkApprovalID(in *ApprovalInput) error {
 }
 
 // approver checks that the caller may decide the organization's approvals:
-// a person, signed in on the approval page, who is an active administrator
-// of it. A client's own token never approves anything, its own request
-// least of all.
+// a person signed in to the console who is an active administrator of it,
+// or a platform administrator (whose global principal the service made
+// from their console session, having checked the mark in the store). A
+// client's own token never approves anything, its own request least of
+// all.
 func approver(ctx context.Context, q store.Tx, c Caller, org string) error {
 	denied := func(msg string) error { return &Error{Kind: KindDenied, Reason: "not_an_approver", Message: msg} }
 	p := c.Principal
@@ -171,6 +173,9 @@ func approver(ctx context.Context, q store.Tx, c Caller, org string) error {
 	}
 	if p.GrantID == "" {
 		return denied("an approval needs a person's sign-in, not a client's token")
+	}
+	if p.Global() && p.Issuer == ConsoleIssuer && p.GrantType == consoleGrantType {
+		return nil
 	}
 	u, err := q.GetUser(ctx, org, p.Subject)
 	if errors.Is(err, store.ErrNotFound) {
@@ -183,6 +188,59 @@ func approver(ctx context.Context, q store.Tx, c Caller, org string) error {
 		return denied("only an administrator of " + org + " may decide its approvals; you are signed in as a " + string(u.Role))
 	}
 	return nil
+}
+
+// ListApprovalsInput selects the approvals of the organization to show.
+type ListApprovalsInput struct {
+	OrgArg
+	Limit int `json:"limit,omitempty"`
+}
+
+// ListApprovalsOutput is the organization's pending approvals, newest
+// first.
+type ListApprovalsOutput struct {
+	Approvals []ApprovalView `json:"approvals"`
+}
+
+// ListApprovals lists the organization's approvals waiting for a decision,
+// for the people who may decide them.
+func (s *Service) ListApprovals(ctx context.Context, c Caller, in ListApprovalsInput) (ListApprovalsOutput, error) {
+	op := &operation[ListApprovalsInput, ListApprovalsOutput]{
+		name:  "list_approvals",
+		org:   orgOf[ListApprovalsInput],
+		check: func(in *ListApprovalsInput) error { return checkLimit(in.Limit) },
+		do: func(ctx context.Context, q store.Tx, org string, in *ListApprovalsInput) (ListApprovalsOutput, error) {
+			if err := approver(ctx, q, c, org); err != nil {
+				return ListApprovalsOutput{}, err
+			}
+			now := s.now()
+			list, err := q.ListApprovals(ctx, org, store.ApprovalFilter{Status: store.ApprovalPending, LiveAt: now}, in.Limit)
+			if err != nil {
+				return ListApprovalsOutput{}, err
+			}
+			out := ListApprovalsOutput{Approvals: []ApprovalView{}}
+			for _, a := range list {
+				out.Approvals = append(out.Approvals, s.approvalView(ctx, q, org, a))
+			}
+			return out, nil
+		},
+	}
+	return run(ctx, s, c, op, in)
+}
+
+// approvalView adds to a what the page shows of it: the client's name and
+// the person's email, when known.
+func (s *Service) approvalView(ctx context.Context, q store.Tx, org string, a store.Approval) ApprovalView {
+	v := ApprovalView{Approval: a, Expired: !s.now().Before(a.ExpiresAt)}
+	if cl, err := q.GetClient(ctx, a.ClientID); err == nil {
+		v.ClientName = cl.Name
+	}
+	if a.Subject != a.ClientID && userIDRE.MatchString(a.Subject) {
+		if u, err := q.GetUser(ctx, org, a.Subject); err == nil {
+			v.PersonEmail = u.Email
+		}
+	}
+	return v
 }
 
 // GetApproval reads an approval for the approval page.
@@ -203,16 +261,7 @@ func (s *Service) GetApproval(ctx context.Context, c Caller, in ApprovalInput) (
 			if err != nil {
 				return ApprovalView{}, err
 			}
-			v := ApprovalView{Approval: a, Expired: !s.now().Before(a.ExpiresAt)}
-			if cl, err := q.GetClient(ctx, a.ClientID); err == nil {
-				v.ClientName = cl.Name
-			}
-			if a.Subject != a.ClientID && userIDRE.MatchString(a.Subject) {
-				if u, err := q.GetUser(ctx, org, a.Subject); err == nil {
-					v.PersonEmail = u.Email
-				}
-			}
-			return v, nil
+			return s.approvalView(ctx, q, org, a), nil
 		},
 	}
 	return run(ctx, s, c, op, in)

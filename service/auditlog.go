@@ -75,16 +75,50 @@ func (s *Service) ListAuditEvents(ctx context.Context, c Caller, in ListAuditInp
 
 // ExportAuditInput selects the trail to export.
 type ExportAuditInput struct {
-	// OrgCode limits the export to one organization; AllOrgs exports
-	// every organization's events and the platform-wide ones.
+	// OrgCode limits the export to one organization (an org-scoped
+	// principal's own when empty); AllOrgs exports every organization's
+	// events and the platform-wide ones, for a global principal.
 	OrgCode string    `json:"org_code,omitempty"`
 	AllOrgs bool      `json:"all_orgs,omitempty"`
 	Since   time.Time `json:"since,omitzero"`
+	// Until, ClientID, Subject, Action and Decision narrow the export as
+	// they narrow ListAuditInput.
+	Until    time.Time `json:"until,omitzero"`
+	ClientID string    `json:"client_id,omitempty"`
+	Subject  string    `json:"subject,omitempty"`
+	Action   string    `json:"action,omitempty"`
+	Decision string    `json:"decision,omitempty"`
+}
+
+// matches reports whether e is one of the events the input selects
+// (besides the organization and since, which the store selects).
+func (in *ExportAuditInput) matches(e store.AuditEvent) bool {
+	return (in.Until.IsZero() || e.Time.Before(in.Until)) && (in.ClientID == "" || e.ClientID == in.ClientID) &&
+		(in.Subject == "" || e.Subject == in.Subject) && (in.Action == "" || e.Action == in.Action) &&
+		(in.Decision == "" || e.Decision == in.Decision)
 }
 
 var exportAudit = &operation[ExportAuditInput, struct{}]{
-	name: "export_audit_events",
-	org:  func(in *ExportAuditInput) string { return in.OrgCode },
+	name:        "export_audit_events",
+	org:         func(in *ExportAuditInput) string { return in.OrgCode },
+	orgOptional: func(in *ExportAuditInput) bool { return in.AllOrgs },
+	check: func(in *ExportAuditInput) error {
+		if in.AllOrgs && in.OrgCode != "" {
+			return invalid("name an org_code or export every organization's events, not both")
+		}
+		if in.Decision != "" && in.Decision != "allow" && in.Decision != "deny" {
+			return invalid("decision %q is not valid (want allow or deny)", in.Decision)
+		}
+		if !in.Since.IsZero() && !in.Until.IsZero() && !in.Since.Before(in.Until) {
+			return invalid("since must be before until")
+		}
+		for field, v := range map[string]string{"client_id": in.ClientID, "subject": in.Subject, "action": in.Action} {
+			if _, err := plainText(field, v, 256); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
 }
 
 // ExportAuditEvents hands every event the input selects, oldest first, to
@@ -92,18 +126,27 @@ var exportAudit = &operation[ExportAuditInput, struct{}]{
 // audited decision.
 func (s *Service) ExportAuditEvents(ctx context.Context, c Caller, in ExportAuditInput, emit func(store.AuditEvent) error) error {
 	op := *exportAudit
-	op.do = func(ctx context.Context, q store.Tx, _ string, in *ExportAuditInput) (struct{}, error) {
-		var org *string
-		if !in.AllOrgs {
-			org = &in.OrgCode
+	op.do = func(ctx context.Context, q store.Tx, org string, in *ExportAuditInput) (struct{}, error) {
+		var orgCode *string
+		switch {
+		case in.AllOrgs && org != "":
+			// An org-scoped principal's own organization stands in for
+			// the one it did not name: it may not export the others'.
+			return struct{}{}, &Error{Kind: KindDenied, Reason: authz.ReasonGlobalOnly,
+				Message: "only a global principal may export every organization's events; this one is bound to " + org}
+		case !in.AllOrgs:
+			orgCode = &org
 		}
 		page := store.Page{Limit: store.MaxPageSize}
 		for {
-			events, next, err := q.ExportAuditEvents(ctx, org, in.Since, page)
+			events, next, err := q.ExportAuditEvents(ctx, orgCode, in.Since, page)
 			if err != nil {
 				return struct{}{}, err
 			}
 			for _, e := range events {
+				if !in.matches(e) {
+					continue
+				}
 				if err := emit(e); err != nil {
 					return struct{}{}, &Error{Kind: KindInternal, Reason: "export", Message: "writing the export failed: " + err.Error(), Err: err}
 				}

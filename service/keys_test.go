@@ -106,7 +106,7 @@ func TestSigningKeyOperations(t *testing.T) {
 			t.Errorf("platform audit trail:\n%s\nwant:\n%s", strings.Join(trail, "\n"), strings.Join(want, "\n"))
 		}
 		denied, _, _ := st.ListAuditEvents(ctx, "org_acme", store.AuditFilter{Action: "tools/call:rotate_signing_key"}, store.Page{})
-		if len(denied) != 1 || denied[0].Decision != "deny" || denied[0].Reason != "global_only" {
+		if len(denied) != 1 || denied[0].Decision != "deny" || denied[0].Reason != service.ReasonOperatorOnly {
 			t.Errorf("the agent's attempt: %+v", denied)
 		}
 	})

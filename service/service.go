@@ -52,6 +52,10 @@ type Options struct {
 	// MaxPendingApprovals bounds the approvals one client may have waiting
 	// in one organization; zero means DefaultMaxPendingApprovals.
 	MaxPendingApprovals int
+	// ConsoleIdle ends a console session unused for this long; zero means
+	// DefaultConsoleIdle. ConsoleLifetime ends it this long after sign-in,
+	// however active; zero means DefaultConsoleLifetime.
+	ConsoleIdle, ConsoleLifetime time.Duration
 }
 
 // DefaultLongestTokenTTL is Options.LongestTokenTTL when zero: the longest
@@ -63,6 +67,8 @@ const DefaultLongestTokenTTL = 24 * time.Hour
 const (
 	DefaultApprovalTTL         = 15 * time.Minute
 	DefaultMaxPendingApprovals = 20
+	DefaultConsoleIdle         = 30 * time.Minute
+	DefaultConsoleLifetime     = 12 * time.Hour
 )
 
 // Service performs OrgScope's operations. It is safe for concurrent use;
@@ -78,6 +84,7 @@ type Service struct {
 	longestTTL   time.Duration
 	cutOff       func(store.ClientCutoff)
 	approvals    approvalOptions
+	console      consoleOptions
 }
 
 // New returns a service over opts.Store.
@@ -105,6 +112,13 @@ func New(opts Options) *Service {
 	}
 	if s.approvals.maxPending <= 0 {
 		s.approvals.maxPending = DefaultMaxPendingApprovals
+	}
+	s.console = consoleOptions{idle: opts.ConsoleIdle, lifetime: opts.ConsoleLifetime}
+	if s.console.idle <= 0 {
+		s.console.idle = DefaultConsoleIdle
+	}
+	if s.console.lifetime <= 0 {
+		s.console.lifetime = DefaultConsoleLifetime
 	}
 	s.audit = newAuditWriter(opts.Store, s.log)
 	return s
@@ -274,6 +288,12 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 	if op.target != nil {
 		ev.Target = op.target(&in, &zero)
 	}
+	if action.OperatorOnly {
+		if err := wayIn(c, action); err != nil {
+			ev.OrgCode = c.Principal.OrgCode
+			return zero, s.refuse(ctx, ev, err)
+		}
+	}
 
 	// Whether the principal may ask at all (its scopes, a global-only
 	// action) is told before what is wrong with its arguments.
@@ -385,6 +405,31 @@ func run[In, Out any](ctx context.Context, s *Service, c Caller, op *operation[I
 	}
 	report(ctx, ev, nil)
 	return out, nil
+}
+
+// ReasonOperatorOnly is the audit reason of an operator-only action asked
+// for by a way in that may not perform it.
+const ReasonOperatorOnly = "operator_only"
+
+// wayIn checks that the way a request came in may perform an operator-only
+// action: the command line, as the operator, may perform every one; the
+// console those the catalog marks Console, for the person signed in (whose
+// principal carries their authority: the service found it in the store
+// when it read the session); a tool call none, whatever its token says —
+// no tool offers them, and this holds even if one ever did by mistake.
+func wayIn(c Caller, a authz.Action) *Error {
+	switch {
+	case c.Via == ViaCLI && c.Principal.Issuer == operatorIssuer:
+		return nil
+	case c.Via == ViaConsole && a.Console:
+		return nil
+	}
+	where := "at the command line"
+	if a.Console {
+		where = "at the command line or by an administrator signed in to the console"
+	}
+	return &Error{Kind: KindDenied, Reason: ReasonOperatorOnly,
+		Message: fmt.Sprintf("%s is not a tool: it is performed %s", a.Name, where)}
 }
 
 // refuse records a denial and returns it.

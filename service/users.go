@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/orgscope/orgscope/store"
 )
@@ -239,4 +240,70 @@ var deleteUser = &operation[UserIDInput, DeleteUserOutput]{
 // DeleteUser removes a user.
 func (s *Service) DeleteUser(ctx context.Context, c Caller, in UserIDInput) (DeleteUserOutput, error) {
 	return run(ctx, s, c, deleteUser, in)
+}
+
+// SetPlatformAdminInput names a person by email — in one organization, or
+// in whichever has them — and whether they manage the platform.
+type SetPlatformAdminInput struct {
+	OrgCode       string `json:"org_code,omitempty"`
+	Email         string `json:"email"`
+	PlatformAdmin bool   `json:"platform_admin"`
+}
+
+// SetPlatformAdminOutput is the person after the change.
+type SetPlatformAdminOutput struct {
+	User store.User `json:"user"`
+	// Changed is false when they already were (or were not) one.
+	Changed bool `json:"changed"`
+}
+
+// SetPlatformAdmin makes a person a platform administrator, who manages
+// every organization and the platform in the console, or stops them being
+// one. Only the operator may (an operator-only action the console does not
+// offer); it is recorded in the person's organization.
+func (s *Service) SetPlatformAdmin(ctx context.Context, c Caller, in SetPlatformAdminInput) (SetPlatformAdminOutput, error) {
+	op := &operation[SetPlatformAdminInput, SetPlatformAdminOutput]{
+		name:  "set_platform_admin",
+		org:   func(in *SetPlatformAdminInput) string { return in.OrgCode },
+		write: true,
+		check: func(in *SetPlatformAdminInput) error {
+			var err error
+			in.Email, err = parseEmail(in.Email)
+			return err
+		},
+		target:   func(_ *SetPlatformAdminInput, out *SetPlatformAdminOutput) string { return out.User.ID },
+		recordIn: func(out *SetPlatformAdminOutput) string { return out.User.OrgCode },
+		do: func(ctx context.Context, q store.Tx, org string, in *SetPlatformAdminInput) (SetPlatformAdminOutput, error) {
+			creds, err := q.UserCredentials(ctx, in.Email)
+			if err != nil {
+				return SetPlatformAdminOutput{}, err
+			}
+			var found []store.User
+			for _, cr := range creds {
+				if org == "" || cr.User.OrgCode == org {
+					found = append(found, cr.User)
+				}
+			}
+			switch {
+			case len(found) == 0 && org != "":
+				return SetPlatformAdminOutput{}, notFound("there is no user %s in %s", in.Email, org)
+			case len(found) == 0:
+				return SetPlatformAdminOutput{}, notFound("there is no user %s in any organization", in.Email)
+			case len(found) > 1:
+				orgs := make([]string, len(found))
+				for i, u := range found {
+					orgs[i] = u.OrgCode
+				}
+				return SetPlatformAdminOutput{}, invalid("%s is a user of several organizations (%s): name one with --org",
+					in.Email, strings.Join(orgs, ", "))
+			}
+			u := found[0]
+			if u.PlatformAdmin == in.PlatformAdmin {
+				return SetPlatformAdminOutput{User: u}, nil
+			}
+			u, err = q.UpdateUser(ctx, u.OrgCode, u.ID, store.UserUpdate{PlatformAdmin: &in.PlatformAdmin})
+			return SetPlatformAdminOutput{User: u, Changed: true}, err
+		},
+	}
+	return run(ctx, s, c, op, in)
 }

@@ -30,6 +30,9 @@ func (up UserUpdate) Apply(u User) User {
 	if up.Role != nil {
 		u.Role = *up.Role
 	}
+	if up.PlatformAdmin != nil {
+		u.PlatformAdmin = *up.PlatformAdmin
+	}
 	return u
 }
 

@@ -23,4 +23,6 @@ const (
 	// page; the 74 random bits of a version 7 UUID make them unguessable
 	// (and the page is only for the organization's administrators).
 	ApprovalIDPrefix = "apr_"
+	// ConsoleSessionIDPrefix names a console session in the audit trail.
+	ConsoleSessionIDPrefix = "csn_"
 )

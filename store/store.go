@@ -106,6 +106,7 @@ type Tx interface {
 	AuditStore
 	DenylistStore
 	ApprovalStore
+	ConsoleSessionStore
 }
 
 // OrgStore keeps organizations (tenants).
@@ -311,7 +312,7 @@ type GrantStore interface {
 
 	// DeleteExpired removes what nothing can use any more: pending
 	// requests, codes, refresh tokens, client secrets, client assertions,
-	// delegations and denylist entries that expired before cutoff, grants revoked before
+	// delegations, console sessions and denylist entries that expired before cutoff, grants revoked before
 	// cutoff, and grants created before cutoff that have no refresh token left. Callers pass a
 	// cutoff older than any access token alive (their grant is checked on
 	// every call). It returns how many rows it removed.
@@ -394,9 +395,34 @@ type ApprovalStore interface {
 	// allows one call. ErrNotFound if the org has no such approval;
 	// ErrConflict, with the approval as it stands, if it cannot be used.
 	UseApproval(ctx context.Context, key ApprovalKey, id string, at time.Time) (Approval, error)
+	// ListApprovals returns up to limit of the org's approvals that filter
+	// selects, newest first (limit as Page.Size clamps it). An org has few
+	// approvals that matter at once — pending ones are bounded per client,
+	// and expired ones are removed a day later — so there is no cursor.
+	ListApprovals(ctx context.Context, orgCode string, filter ApprovalFilter, limit int) ([]Approval, error)
 	// DeleteApprovalsExpiredBefore removes the approvals that expired
 	// before cutoff, and returns how many.
 	DeleteApprovalsExpiredBefore(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// ConsoleSessionStore keeps the web console's sessions, by the hash of
+// the token the browser holds.
+type ConsoleSessionStore interface {
+	// CreateConsoleSession stores s (CreatedAt and LastSeenAt set when
+	// zero). ErrConflict if its token hash or ID exists.
+	CreateConsoleSession(ctx context.Context, s ConsoleSession) (ConsoleSession, error)
+	// GetConsoleSession returns the session whose token has this hash;
+	// ErrNotFound if there is none (expired sessions are returned until
+	// DeleteExpired removes them: the caller decides what expired means).
+	GetConsoleSession(ctx context.Context, tokenHash string) (ConsoleSession, error)
+	// TouchConsoleSession records that the session was used at t, unless
+	// the use it has recorded is less than TouchInterval before t (one
+	// write a minute however busy the person is). A session that does
+	// not exist is not an error.
+	TouchConsoleSession(ctx context.Context, tokenHash string, t time.Time) error
+	// DeleteConsoleSession removes the session (sign-out); it reports
+	// whether there was one.
+	DeleteConsoleSession(ctx context.Context, tokenHash string) (bool, error)
 }
 
 // RateStore keeps the token buckets of rate limits that every process

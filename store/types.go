@@ -47,8 +47,13 @@ type User struct {
 	FamilyName string     `json:"family_name,omitempty"`
 	Status     UserStatus `json:"status"`
 	Role       Role       `json:"role"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	// PlatformAdmin people manage every organization and the platform in
+	// the console (flag definitions, signing keys), whatever their role in
+	// their own organization. Only the operator makes one (orgscope users
+	// set-platform-admin).
+	PlatformAdmin bool      `json:"platform_admin,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // UserFilter narrows ListUsers. Zero fields do not filter. Prefixes match
@@ -62,11 +67,12 @@ type UserFilter struct {
 
 // UserUpdate is a partial update of a User: nil fields are left alone.
 type UserUpdate struct {
-	Email      *string
-	GivenName  *string
-	FamilyName *string
-	Status     *UserStatus
-	Role       *Role
+	Email         *string
+	GivenName     *string
+	FamilyName    *string
+	Status        *UserStatus
+	Role          *Role
+	PlatformAdmin *bool
 }
 
 // UserCredential pairs a user with their password hash for sign-in.
@@ -471,4 +477,31 @@ type ApprovalKey struct {
 // Key returns the call a is for.
 func (a Approval) Key() ApprovalKey {
 	return ApprovalKey{OrgCode: a.OrgCode, ClientID: a.ClientID, Subject: a.Subject, Tool: a.Tool, ParamsSHA256: a.ParamsSHA256}
+}
+
+// ConsoleSession is a person signed in to the web console. The browser
+// holds a random token; the store keeps only its hash, so a copy of the
+// database signs nobody in. ID names the session in the audit trail
+// without being a credential.
+type ConsoleSession struct {
+	TokenHash string
+	ID        string
+	OrgCode   string
+	UserID    string
+	// ClientID is the console's OAuth client, through which the person
+	// signed in.
+	ClientID   string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	// ExpiresAt ends the session however active it is (the absolute
+	// limit); the idle limit is the service's, from LastSeenAt.
+	ExpiresAt time.Time
+}
+
+// ApprovalFilter narrows ListApprovals.
+type ApprovalFilter struct {
+	// Status selects one status; "" means every status.
+	Status ApprovalStatus
+	// LiveAt, when not zero, keeps only approvals not expired at that time.
+	LiveAt time.Time
 }

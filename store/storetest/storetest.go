@@ -10,7 +10,7 @@ import (
 // empty store from newStore, which should arrange to close it (t.Cleanup).
 // Subtests run one after another, so newStore may reuse one database.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
-	for _, group := range [][]test{orgTests, userTests, isolationTests, flagTests, clientTests, assertionTests, keyTests, grantTests, delegationTests, auditTests, approvalTests, txTests, rateTests, miscTests} {
+	for _, group := range [][]test{orgTests, userTests, isolationTests, flagTests, clientTests, assertionTests, keyTests, grantTests, delegationTests, auditTests, approvalTests, consoleTests, txTests, rateTests, miscTests} {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
 		}

@@ -36,6 +36,8 @@ Commands:
   grants list|revoke
                     what acts for people: the grants they gave apps, the agents acting
                     through them (token exchange); revoke one at once
+  users set-platform-admin EMAIL [--org X] [--off]
+                    let a person manage every organization and the platform in the web console
   audit export      write the audit trail as JSON lines, for a log pipeline
   keys list|rotate|retire
                     the embedded issuer's signing keys: list them, rotate to a new
@@ -59,6 +61,7 @@ Examples:
   orgscope users set-password --org org_x --email ann@x.example
   orgscope grants list --org org_x --user ann@x.example
   orgscope grants revoke GRANT_ID
+  orgscope users set-platform-admin ann@x.example
   orgscope audit export [--org org_x] [--since 2026-11-01T00:00:00Z] --format jsonl
   orgscope keys rotate --key-encryption-key-file /etc/orgscope/kek
   orgscope keys retire KID
@@ -96,7 +99,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 var subcommands = map[string][]string{
 	"orgs":    {"create"},
 	"clients": {"create", "list", "show", "rotate-secret", "disable", "enable", "delete", "update", "assertion"},
-	"users":   {"set-password"},
+	"users":   {"set-password", "set-platform-admin"},
 	"grants":  {"list", "revoke"},
 	"audit":   {"export"},
 	"keys":    {"list", "rotate", "retire"},
@@ -171,6 +174,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return c.listGrants(ctx, args)
 	case "grants revoke":
 		return c.revokeGrant(ctx, args)
+	case "users set-platform-admin":
+		return c.setPlatformAdmin(ctx, args)
 	case "audit export":
 		return c.exportAudit(ctx, args)
 	case "keys list":
@@ -303,6 +308,43 @@ func (c cli) setPassword(ctx context.Context, args []string) error {
 		if generated {
 			fmt.Fprintf(c.stdout, "  password: %s\nIt is shown once and stored hashed.\n", password)
 		}
+		return nil
+	})
+}
+
+func (c cli) setPlatformAdmin(ctx context.Context, args []string) error {
+	cfg := DefaultConfig()
+	var org string
+	var off bool
+	cmd := newCommand("users set-platform-admin", "orgscope users set-platform-admin EMAIL [--org org_x] [--off] [--db …]")
+	cmd.positional, cmd.missing = "EMAIL", "need the EMAIL of the person"
+	cmd.about = `Makes a person a platform administrator: signed in to the web console
+(/console/), they manage every organization and the platform (flag
+definitions, signing keys). --off makes them an ordinary person again. Only
+the operator, who can open the database, can do this; it is recorded in the
+audit trail of the person's organization.`
+	cmd.fs.StringVar(&org, "org", "", "the person's organization, when the email is in more than one")
+	cmd.fs.BoolVar(&off, "off", false, "stop the person being a platform administrator")
+	storeFlags(cmd.fs, &cfg)
+	if err := cmd.parse(args, c.stdout, c.getenv); err != nil {
+		return err
+	}
+	return c.withService(ctx, cfg, "users set-platform-admin", func(svc *service.Service, caller service.Caller) error {
+		out, err := svc.SetPlatformAdmin(ctx, caller, service.SetPlatformAdminInput{OrgCode: org, Email: cmd.arg, PlatformAdmin: !off})
+		if err != nil {
+			return err
+		}
+		u := out.User
+		state := "is now a platform administrator: signed in to the console, they manage every organization"
+		switch {
+		case off && out.Changed:
+			state = "is no longer a platform administrator"
+		case off:
+			state = "was not a platform administrator; nothing changed"
+		case !out.Changed:
+			state = "was a platform administrator already; nothing changed"
+		}
+		fmt.Fprintf(c.stdout, "%s (%s, %s) %s\n", u.Email, u.ID, u.OrgCode, state)
 		return nil
 	})
 }

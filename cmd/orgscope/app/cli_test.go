@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/store/sqlite"
 )
 
 // run runs the command line with env as the whole environment and returns
@@ -362,5 +363,49 @@ func TestStoreTimeoutReachesTheStore(t *testing.T) {
 	code, _, errOut := run(t, nil, "orgs", "create", "--db", path, "--code", "org_b", "--name", "B", "--store-timeout", "1m")
 	if code != 2 || !strings.Contains(errOut, "--store-timeout (ORGSCOPE_STORE_TIMEOUT) must be from 100ms to 30s, got 1m") {
 		t.Errorf("orgs create --store-timeout 1m: exit %d, %s", code, errOut)
+	}
+}
+
+// TestSetPlatformAdmin: the operator makes a person a platform
+// administrator by email, and undoes it; a missing email is a usage error,
+// an unknown one a failure that says so.
+func TestSetPlatformAdmin(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "o.db")
+	st, err := sqlite.Open(t.Context(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateOrg(t.Context(), store.Org{Code: "org_x", Name: "X"}); err != nil {
+		t.Fatal(err)
+	}
+	ann, err := st.CreateUser(t.Context(), store.User{ID: store.NewID(store.UserIDPrefix), OrgCode: "org_x", Email: "ann@x.example",
+		Status: store.UserActive, Role: store.RoleMember})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, nil, "users", "set-platform-admin", "ann@x.example", "--db", db); code != 0 ||
+		!strings.Contains(out, "is now a platform administrator") || !strings.Contains(out, ann.ID) {
+		t.Fatalf("on: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := run(t, nil, "users", "set-platform-admin", "ann@x.example", "--off", "--org", "org_x", "--db", db); code != 0 ||
+		!strings.Contains(out, "is no longer a platform administrator") {
+		t.Fatalf("off: %d %q", code, out)
+	}
+	if code, _, errOut := run(t, nil, "users", "set-platform-admin", "--db", db); code != 2 || !strings.Contains(errOut, "EMAIL") {
+		t.Errorf("no email: %d %q", code, errOut)
+	}
+	if code, _, errOut := run(t, nil, "users", "set-platform-admin", "bob@x.example", "--db", db); code != 1 || !strings.Contains(errOut, "no user bob@x.example") {
+		t.Errorf("an unknown email: %d %q", code, errOut)
+	}
+	st, err = sqlite.Open(t.Context(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, _ := st.GetUser(t.Context(), "org_x", ann.ID)
+	events, _, _ := st.ListAuditEvents(t.Context(), "org_x", store.AuditFilter{Action: "cli:users set-platform-admin"}, store.Page{})
+	if u.PlatformAdmin || len(events) != 2 {
+		t.Errorf("after on and off: %+v, %d events", u, len(events))
 	}
 }

@@ -26,6 +26,7 @@ type demoClient struct {
 type demoUser struct {
 	Email, OrgCode, Password string
 	Role                     store.Role
+	PlatformAdmin            bool
 	id                       string
 }
 
@@ -40,6 +41,10 @@ type demoOrg struct {
 	properties map[string]string
 	users      [][3]string // email, given, family; the first is the org's admin
 }
+
+// demoPlatformAdmin is the demo person who manages every organization in
+// the console: Acme's administrator.
+const demoPlatformAdmin = "ada@acme.example"
 
 var demoOrgs = []demoOrg{
 	{"org_acme", "Acme Corp", map[string]string{"plan": "enterprise", "region": "eu-west"}, [][3]string{
@@ -183,11 +188,12 @@ func seedTenants(ctx context.Context, tx store.Tx) ([]demoUser, error) {
 			created, err := tx.CreateUser(ctx, store.User{
 				ID: store.NewID(store.UserIDPrefix), OrgCode: o.code, Email: u[0],
 				GivenName: u[1], FamilyName: u[2], Status: store.UserActive, Role: role,
+				PlatformAdmin: u[0] == demoPlatformAdmin,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("demo user %s: %w", u[0], err)
 			}
-			users = append(users, demoUser{Email: u[0], OrgCode: o.code, Role: role, id: created.ID})
+			users = append(users, demoUser{Email: u[0], OrgCode: o.code, Role: role, PlatformAdmin: created.PlatformAdmin, id: created.ID})
 		}
 	}
 	overrides := []struct {
@@ -271,6 +277,7 @@ func printBanner(w io.Writer, publicURL, resource string, cfg Config, seed *demo
 		}
 	} else {
 		fmt.Fprintf(w, "  Issuer metadata:     %s/.well-known/oauth-authorization-server\n", publicURL)
+		fmt.Fprintf(w, "  Console:             %s/console/\n", publicURL)
 	}
 	fmt.Fprintf(w, "  Database:            %s\n", databaseLabel(cfg))
 	if steps != nil {
@@ -290,8 +297,13 @@ func printBanner(w io.Writer, publicURL, resource string, cfg Config, seed *demo
 	}
 	fmt.Fprintf(w, "\nPeople who can sign in (authorization code flow, e.g. from Claude Code or Cursor):\n")
 	for _, u := range seed.users {
-		fmt.Fprintf(w, "  %-26s %-10s %-7s password=%s\n", u.Email, u.OrgCode, u.Role, u.Password)
+		fmt.Fprintf(w, "  %-26s %-10s %-7s password=%s", u.Email, u.OrgCode, u.Role, u.Password)
+		if u.PlatformAdmin {
+			fmt.Fprint(w, "  (platform administrator: manages every organization in the console)")
+		}
+		fmt.Fprintln(w)
 	}
+	fmt.Fprintf(w, "Administrators sign in to the console at %s/console/.\n", publicURL)
 	acme := seed.clients[0]
 	fmt.Fprintf(w, `
 Try the discovery flow (as Acme's agent):

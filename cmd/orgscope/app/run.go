@@ -105,8 +105,13 @@ func Run(ctx context.Context, cfg Config) error {
 		LongestTokenTTL: max(cfg.TokenTTL, service.DefaultLongestTokenTTL), CutOff: local.cutOff}
 	if len(cfg.Issuers) == 0 {
 		// People sign in to the embedded issuer, so the console can show
-		// them the calls that need their approval.
+		// them the calls that need their approval; a platform administrator
+		// may rotate the issuer's keys there, as the operator's settings
+		// say (the default overlap).
 		svcOpts.ApprovalURL = func(id string) string { return console.ApprovalURL(publicURL, id) }
+		if svcOpts.SigningKeys, err = keyManager(cfg, 0); err != nil {
+			return err
+		}
 	}
 	svc := service.New(svcOpts)
 	defer svc.Close()
@@ -131,7 +136,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if len(cfg.Issuers) > 0 {
 		err = externalMode(ctx, cfg, resource, logger, &opts)
 	} else {
-		err = embeddedMode(ctx, cfg, st, publicURL, resource, logger, &opts, local)
+		err = embeddedMode(ctx, cfg, st, publicURL, resource, logger, &opts, local, engine)
 	}
 	if err != nil {
 		return err
@@ -217,7 +222,7 @@ func warnings(cfg Config, publicURL string, useTLS bool, logger *slog.Logger) {
 // embeddedMode runs OrgScope's own issuer: its endpoints under /oauth2/,
 // its metadata, and a verifier of its tokens.
 func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger,
-	opts *mcpserver.Options, local *localRevocations) error {
+	opts *mcpserver.Options, local *localRevocations, engine *policy.Engine) error {
 	// The issuer tells this process's denylist of what it revokes, so that
 	// this replica refuses it at once; the others learn it from the store.
 	kek, err := cfg.keyEncryptionKey()
@@ -274,34 +279,56 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 	cached := auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Now: cfg.Now, Observe: opts.Metrics.VerificationCache})
 	denylist := auth.NewDenylistVerifier(ctx, keys.Guard(cached), revocationFeed(st), &auth.DenylistOptions{Logger: logger, Now: cfg.Now})
 	local.denylist.Store(denylist)
-	opts.Verifier = withPersonRoles(embeddedVerifier(denylist, issuer), st)
+	verifier := withPersonRoles(embeddedVerifier(denylist, issuer), st)
 	opts.AuthorizationServers = []string{publicURL}
 	opts.AuthServer = issuer.Handler()
 	opts.AuthServerMetadata = issuer.Metadata()
-	return approvalConsole(ctx, st, publicURL, resource, logger, opts)
+	client := console.Client(publicURL)
+	// The console's own sign-in tokens are for the console: /mcp refuses
+	// them (they are revoked at once anyway).
+	opts.Verifier = consoleTokensRefused{next: verifier, clientID: client.ID}
+	return adminConsole(ctx, st, publicURL, resource, logger, opts, verifier, client, engine, cfg.PolicyFile == "")
 }
 
-// approvalConsole sets up the console where people approve the calls the
-// policy leaves to them: a confidential client of the embedded issuer
-// whose secret every replica derives from the signing key they share.
-func approvalConsole(ctx context.Context, st store.Store, publicURL, resource string, logger *slog.Logger, opts *mcpserver.Options) error {
-	keys, err := st.SigningKeys(ctx)
-	if err != nil || len(keys) == 0 {
-		return fmt.Errorf("console: read the signing key: %w", cmp.Or(err, errors.New("no signing key")))
-	}
-	client, secret := console.Client(publicURL, keys[len(keys)-1].PrivateKey) // the oldest key: it outlives new ones
+// adminConsole sets up the web console: a public client of the embedded
+// issuer (PKCE, one exact redirect URI), which every replica registers
+// alike and which nothing in a key rotation changes.
+func adminConsole(ctx context.Context, st store.Store, publicURL, resource string, logger *slog.Logger, opts *mcpserver.Options,
+	verifier auth.Verifier, client store.Client, engine *policy.Engine, builtin bool) error {
 	if err := console.EnsureClient(ctx, st, client); err != nil {
 		return fmt.Errorf("console: register its client: %w", err)
 	}
 	con, err := console.New(console.Options{
-		PublicURL: publicURL, Resource: resource, Service: opts.Service, Verifier: opts.Verifier,
-		Issuer: opts.AuthServer, Client: client, ClientSecret: secret, Clients: st, Logger: logger,
+		PublicURL: publicURL, Resource: resource, Service: opts.Service, Verifier: verifier,
+		Issuer: opts.AuthServer, Client: client, Clients: st, Logger: logger,
+		Policy: func() console.PolicyInfo {
+			in := engine.Info()
+			return console.PolicyInfo{Name: in.Name, Version: in.Version, LoadedAt: in.LoadedAt, Policies: in.Policies,
+				Source: in.Source, Reloads: in.Reloads, Failures: in.Failures, BuiltIn: builtin}
+		},
 	})
 	if err != nil {
 		return err
 	}
 	opts.Console = con
 	return nil
+}
+
+// consoleTokensRefused refuses at /mcp the tokens issued to the console's
+// client: a console sign-in's token proves who signed in, to the console,
+// and is no agent's.
+type consoleTokensRefused struct {
+	next     auth.Verifier
+	clientID string
+}
+
+func (v consoleTokensRefused) Verify(ctx context.Context, token string) (*auth.Principal, error) {
+	p, err := v.next.Verify(ctx, token)
+	if err == nil && p.ClientID == v.clientID {
+		return nil, &auth.TokenError{Description: "the access token was issued to the console's sign-in, and works only there",
+			Err: errors.New("console client")}
+	}
+	return p, err
 }
 
 // loopbackAliases returns the other loopback names of a loopback base URL's
@@ -437,6 +464,9 @@ func externalMode(ctx context.Context, cfg Config, resource string, logger *slog
 	for _, is := range cfg.Issuers {
 		opts.AuthorizationServers = append(opts.AuthorizationServers, is.URL)
 	}
+	opts.Console = console.Off("People sign in with an external issuer here, and the console signs people in only " +
+		"through OrgScope's embedded issuer; there is no setting to turn it on with an external issuer. Use the command " +
+		"line instead (orgscope clients …, orgscope audit export …), or run OrgScope with its embedded issuer.")
 	return nil
 }
 

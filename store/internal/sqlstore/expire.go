@@ -22,6 +22,7 @@ var expireSQL = []struct {
 	{`DELETE FROM client_cutoffs WHERE expires_at < ?`, 1},
 	{`DELETE FROM client_secrets WHERE expires_at < ?`, 1},
 	{`DELETE FROM client_assertions WHERE expires_at < ?`, 1},
+	{`DELETE FROM console_sessions WHERE expires_at < ?`, 1},
 }
 
 func (q *Queries) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error) {

@@ -7,19 +7,19 @@ import (
 	"github.com/orgscope/orgscope/store"
 )
 
-const userColumns = `org_code, id, email, given_name, family_name, status, role, created_at, updated_at`
+const userColumns = `org_code, id, email, given_name, family_name, status, role, platform_admin, created_at, updated_at`
 
 // userInsertColumns hold, besides the user, the folded forms that
 // uniqueness and prefix search compare.
 var userInsertColumns = []string{"org_code", "id", "email", "email_lower", "given_name", "family_name",
-	"given_lower", "family_lower", "full_name_lower", "status", "role", "created_at", "updated_at"}
+	"given_lower", "family_lower", "full_name_lower", "status", "role", "platform_admin", "created_at", "updated_at"}
 
 var insertUserSQL = `INSERT INTO users (` + strings.Join(userInsertColumns, ", ") + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (q *Queries) scanUser(r Row) (store.User, error) {
 	var u store.User
-	err := r.Scan(&u.OrgCode, &u.ID, &u.Email, &u.GivenName, &u.FamilyName, &u.Status, &u.Role,
+	err := r.Scan(&u.OrgCode, &u.ID, &u.Email, &u.GivenName, &u.FamilyName, &u.Status, &u.Role, &u.PlatformAdmin,
 		q.d.TimeDest(&u.CreatedAt), q.d.TimeDest(&u.UpdatedAt))
 	return u, err
 }
@@ -27,7 +27,7 @@ func (q *Queries) scanUser(r Row) (store.User, error) {
 func (q *Queries) insertUserArgs(u store.User) []any {
 	f := store.FoldUser(u)
 	return []any{u.OrgCode, u.ID, u.Email, f.Email, u.GivenName, u.FamilyName,
-		f.Given, f.Family, f.Full, string(u.Status), string(u.Role),
+		f.Given, f.Family, f.Full, string(u.Status), string(u.Role), u.PlatformAdmin,
 		q.d.Time(u.CreatedAt), q.d.Time(u.UpdatedAt)}
 }
 
@@ -123,9 +123,9 @@ func (q *Queries) UpdateUser(ctx context.Context, orgCode, userID string, update
 			f := store.FoldUser(u)
 			_, err = tx.exec(ctx, tx.write, `UPDATE users SET email = ?, email_lower = ?, given_name = ?,
 				family_name = ?, given_lower = ?, family_lower = ?, full_name_lower = ?, status = ?, role = ?,
-				updated_at = ? WHERE org_code = ? AND id = ?`,
+				platform_admin = ?, updated_at = ? WHERE org_code = ? AND id = ?`,
 				u.Email, f.Email, u.GivenName, u.FamilyName, f.Given, f.Family, f.Full,
-				string(u.Status), string(u.Role), tx.d.Time(u.UpdatedAt), orgCode, userID)
+				string(u.Status), string(u.Role), u.PlatformAdmin, tx.d.Time(u.UpdatedAt), orgCode, userID)
 			return err
 		})
 		return u, err
@@ -153,7 +153,7 @@ func (q *Queries) UserCredentials(ctx context.Context, email string) ([]store.Us
 		return queryAll(ctx, q, q.read, query, []any{store.Fold(email)}, func(r Row) (store.UserCredential, error) {
 			var c store.UserCredential
 			u := &c.User
-			err := r.Scan(&u.OrgCode, &u.ID, &u.Email, &u.GivenName, &u.FamilyName, &u.Status, &u.Role,
+			err := r.Scan(&u.OrgCode, &u.ID, &u.Email, &u.GivenName, &u.FamilyName, &u.Status, &u.Role, &u.PlatformAdmin,
 				q.d.TimeDest(&u.CreatedAt), q.d.TimeDest(&u.UpdatedAt), q.d.TextDest(&c.PasswordHash))
 			return c, err
 		})
