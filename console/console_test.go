@@ -247,7 +247,7 @@ func TestTenantBoundary(t *testing.T) {
 	for _, path := range []string{"/console/o/org_beta/", "/console/o/org_beta/people", "/console/o/org_beta/people/" + beta.ID,
 		"/console/o/org_acme/people/" + beta.ID, "/console/o/org_beta/clients", "/console/o/org_beta/clients/" + e.betaID,
 		"/console/o/org_acme/clients/" + e.betaID, "/console/o/org_beta/flags", "/console/o/org_beta/audit",
-		"/console/o/org_beta/audit/export", "/console/o/org_beta/approvals", "/console/o/org_beta/policy",
+		"/console/o/org_beta/audit/export", "/console/o/org_beta/approvals", "/console/o/org_beta/policy", "/console/o/org_beta/delegations",
 		"/console/o/org_nope/"} {
 		if w := e.do(http.MethodGet, path, acme, nil); w.Code != http.StatusNotFound || strings.Contains(w.Body.String(), "Beta agent") {
 			t.Errorf("GET %s: %d", path, w.Code)
@@ -259,24 +259,25 @@ func TestTenantBoundary(t *testing.T) {
 		}
 	}
 	forged := map[string]url.Values{
-		"/console/o/org_beta/rename":                                         {"name": {"Owned"}},
-		"/console/o/org_beta/properties":                                     {"name": {"plan"}, "value": {"free"}},
-		"/console/o/org_beta/people":                                         {"email": {"mole@beta.example"}},
-		"/console/o/org_beta/people/" + beta.ID + "/status":                  {"status": {"suspended"}},
-		"/console/o/org_acme/people/" + beta.ID + "/status":                  {"status": {"suspended"}},
-		"/console/o/org_beta/people/" + beta.ID + "/role":                    {"role": {"member"}},
-		"/console/o/org_beta/people/" + beta.ID + "/password":                nil,
-		"/console/o/org_acme/people/" + beta.ID + "/password":                nil,
-		"/console/o/org_beta/clients":                                        {"name": {"mole"}, "scope": {"read:users"}},
-		"/console/o/org_beta/clients/" + e.betaID + "/disable":               nil,
-		"/console/o/org_acme/clients/" + e.betaID + "/disable":               nil,
-		"/console/o/org_acme/clients/" + e.betaID + "/rotate":                {"grace_seconds": {"0"}},
-		"/console/o/org_acme/clients/" + e.betaID + "/delete":                {"confirm": {"yes"}},
-		"/console/o/org_acme/clients/" + e.betaID + "/update":                {"name": {"owned"}, "scope": {"read:users"}},
-		"/console/o/org_beta/flags/dark_mode":                                {"type": {"boolean"}, "value": {"true"}},
-		"/console/o/org_beta/policy":                                         {"client_id": {e.betaID}, "tool": {"list_users"}},
-		"/console/o/org_acme/policy":                                         {"client_id": {e.betaID}, "tool": {"list_users"}},
-		"/console/o/org_beta/approvals/apr_0123456789abcdef0123456789abcdef": {"decision": {"approve"}},
+		"/console/o/org_beta/rename":                                                  {"name": {"Owned"}},
+		"/console/o/org_beta/properties":                                              {"name": {"plan"}, "value": {"free"}},
+		"/console/o/org_beta/people":                                                  {"email": {"mole@beta.example"}},
+		"/console/o/org_beta/people/" + beta.ID + "/status":                           {"status": {"suspended"}},
+		"/console/o/org_acme/people/" + beta.ID + "/status":                           {"status": {"suspended"}},
+		"/console/o/org_beta/people/" + beta.ID + "/role":                             {"role": {"member"}},
+		"/console/o/org_beta/people/" + beta.ID + "/password":                         nil,
+		"/console/o/org_acme/people/" + beta.ID + "/password":                         nil,
+		"/console/o/org_beta/clients":                                                 {"name": {"mole"}, "scope": {"read:users"}},
+		"/console/o/org_beta/clients/" + e.betaID + "/disable":                        nil,
+		"/console/o/org_acme/clients/" + e.betaID + "/disable":                        nil,
+		"/console/o/org_acme/clients/" + e.betaID + "/rotate":                         {"grace_seconds": {"0"}},
+		"/console/o/org_acme/clients/" + e.betaID + "/delete":                         {"confirm": {"yes"}},
+		"/console/o/org_acme/clients/" + e.betaID + "/update":                         {"name": {"owned"}, "scope": {"read:users"}},
+		"/console/o/org_beta/flags/dark_mode":                                         {"type": {"boolean"}, "value": {"true"}},
+		"/console/o/org_beta/policy":                                                  {"client_id": {e.betaID}, "tool": {"list_users"}},
+		"/console/o/org_acme/policy":                                                  {"client_id": {e.betaID}, "tool": {"list_users"}},
+		"/console/o/org_beta/approvals/apr_0123456789abcdef0123456789abcdef":          {"decision": {"approve"}},
+		"/console/o/org_beta/delegations/grt_0123456789abcdef0123456789abcdef/revoke": nil,
 	}
 	for path, form := range forged {
 		if w := e.post(path, acme, form); w.Code != http.StatusNotFound {
@@ -388,13 +389,15 @@ var scriptOrStyle = regexp.MustCompile(`(?i)<script(?:[^>]*)>[^<]|\sstyle=|\son[
 // https.
 func TestPagesAndHeaders(t *testing.T) {
 	e := newEnv(t, "https://console.example")
+	e.addGrants()
 	admin, root := e.signIn("acme-admin"), e.signIn("root")
 	pages := map[string]string{
 		"/console/o/org_acme/": admin, "/console/o/org_acme/people": admin,
 		"/console/o/org_acme/people/" + e.people["acme-member"].ID: admin,
 		"/console/o/org_acme/clients":                              admin, "/console/o/org_acme/flags": admin, "/console/o/org_acme/audit": admin,
-		"/console/o/org_acme/approvals": admin, "/console/o/org_acme/policy": admin,
-		"/console/o/org_beta/clients/" + e.betaID: root, "/console/orgs": root, "/console/flags": root, "/console/keys": root,
+		"/console/o/org_acme/approvals": admin, "/console/o/org_acme/policy": admin, "/console/o/org_acme/delegations": admin,
+		"/console/o/org_beta/delegations?include_revoked=on": root,
+		"/console/o/org_beta/clients/" + e.betaID:            root, "/console/orgs": root, "/console/flags": root, "/console/keys": root,
 	}
 	for path, token := range pages {
 		w := e.do(http.MethodGet, path, token, nil)

@@ -21,7 +21,7 @@ var web embed.FS
 // pageNames are the console's pages; each is web/<name>.html inside
 // web/layout.html.
 var pageNames = []string{"message", "orgs", "org", "people", "person", "secret", "clients", "client", "flags",
-	"flagdefs", "audit", "approvals", "approval", "policy", "keys"}
+	"flagdefs", "audit", "approvals", "approval", "policy", "keys", "delegations"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {
@@ -100,16 +100,17 @@ type navItem struct {
 
 // The sections of the console.
 const (
-	secOrg       = "org"
-	secPeople    = "people"
-	secClients   = "clients"
-	secFlags     = "flags"
-	secAudit     = "audit"
-	secApprovals = "approvals"
-	secPolicy    = "policy"
-	secOrgs      = "orgs"
-	secFlagDefs  = "flagdefs"
-	secKeys      = "keys"
+	secOrg         = "org"
+	secPeople      = "people"
+	secClients     = "clients"
+	secDelegations = "delegations"
+	secFlags       = "flags"
+	secAudit       = "audit"
+	secApprovals   = "approvals"
+	secPolicy      = "policy"
+	secOrgs        = "orgs"
+	secFlagDefs    = "flagdefs"
+	secKeys        = "keys"
 )
 
 // OrgNav is the navigation of an organization's pages.
@@ -119,6 +120,7 @@ func (v view) OrgNav() []navItem {
 		{"Organization", base + "/", v.Section == secOrg},
 		{"People", base + "/people", v.Section == secPeople},
 		{"Machine clients", base + "/clients", v.Section == secClients},
+		{"Delegations and grants", base + "/delegations", v.Section == secDelegations},
 		{"Feature flags", base + "/flags", v.Section == secFlags},
 		{"Audit", base + "/audit", v.Section == secAudit},
 		{"Approvals", base + "/approvals", v.Section == secApprovals},
@@ -153,26 +155,29 @@ func (c *Console) page(s *session, r *http.Request, title, org, section string, 
 // notices are what a page says after a change it was redirected to; only
 // these fixed texts are shown, never text from the URL.
 var notices = map[string]string{
-	"org-created":       "The organization was created.",
-	"org-renamed":       "The organization was renamed.",
-	"property-set":      "The property was set.",
-	"property-removed":  "The property was removed.",
-	"person-created":    "The person was created. Reset their password to let them sign in.",
-	"person-suspended":  "The person was suspended: they can no longer sign in.",
-	"person-activated":  "The person was reactivated.",
-	"role-changed":      "The role was changed.",
-	"client-disabled":   "The client was disabled: it gets no token, and the tokens it has are refused from their next call.",
-	"client-enabled":    "The client was enabled. The tokens it had when it was disabled stay refused.",
-	"client-deleted":    "The client was deleted, and its tokens are refused from their next call.",
-	"client-updated":    "The client was updated. Tokens it holds keep what they were issued with until they expire.",
-	"client-keys":       "The client's public keys were replaced.",
-	"flag-set":          "The organization's value was set.",
-	"flag-reset":        "The override was removed: the organization has the default value again.",
-	"flag-created":      "The flag was defined for every organization.",
-	"flag-deleted":      "The flag was deleted, with every organization's override.",
-	"key-rotated":       "A new signing key was published. It signs once the overlap has passed; the old key stays published until its tokens have expired.",
-	"approval-approved": "Approved.",
-	"approval-denied":   "Denied.",
+	"org-created":      "The organization was created.",
+	"org-renamed":      "The organization was renamed.",
+	"property-set":     "The property was set.",
+	"property-removed": "The property was removed.",
+	"person-created":   "The person was created. Reset their password to let them sign in.",
+	"person-suspended": "The person was suspended: they can no longer sign in.",
+	"person-activated": "The person was reactivated.",
+	"role-changed":     "The role was changed.",
+	"client-disabled":  "The client was disabled: it gets no token, and the tokens it has are refused from their next call.",
+	"client-enabled":   "The client was enabled. The tokens it had when it was disabled stay refused.",
+	"client-deleted":   "The client was deleted, and its tokens are refused from their next call.",
+	"client-updated":   "The client was updated. Tokens it holds keep what they were issued with until they expire.",
+	"client-keys":      "The client's public keys were replaced.",
+	"grant-revoked": "The grant was revoked: the person's sign-in with that client, and every token agents got from it, " +
+		"are refused from their next call. The person can sign in again.",
+	"grant-already-revoked": "The grant had already been revoked; nothing changed.",
+	"flag-set":              "The organization's value was set.",
+	"flag-reset":            "The override was removed: the organization has the default value again.",
+	"flag-created":          "The flag was defined for every organization.",
+	"flag-deleted":          "The flag was deleted, with every organization's override.",
+	"key-rotated":           "A new signing key was published. It signs once the overlap has passed; the old key stays published until its tokens have expired.",
+	"approval-approved":     "Approved.",
+	"approval-denied":       "Denied.",
 }
 
 // done redirects after a change to path, with a notice.

@@ -58,6 +58,8 @@ func (c *Console) routes() *http.ServeMux {
 	mux.HandleFunc("GET "+o+"/flags", c.flags)
 	mux.HandleFunc("POST "+o+"/flags/{key}", c.setFlag)
 	mux.HandleFunc("POST "+o+"/flags/{key}/reset", c.resetFlag)
+	mux.HandleFunc("GET "+o+"/delegations", c.delegations)
+	mux.HandleFunc("POST "+o+"/delegations/{grant}/revoke", c.revokeDelegation)
 	mux.HandleFunc("GET "+o+"/audit", c.audit)
 	mux.HandleFunc("GET "+o+"/audit/export", c.exportAudit)
 	mux.HandleFunc("GET "+o+"/approvals", c.approvals)
