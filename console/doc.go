@@ -1,8 +1,8 @@
 // Package console is OrgScope's web console, served under /console/: what
 // an operator does in an identity provider's dashboard, in OrgScope's own
-// pages — organizations, people, machine clients, feature flags, the audit
-// trail, approvals, the access policy and (for the platform) the signing
-// keys.
+// pages — organizations, people, machine clients, delegations and grants
+// (who acts for whom, and revoking it), feature flags, the audit trail,
+// approvals, the access policy and (for the platform) the signing keys.
 //
 // People sign in through the embedded issuer's own sign-in page: the
 // console is a public OAuth client of it (authorization code with PKCE,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,8 +168,10 @@ func clientToken(t *testing.T, s *testServer, id, secret string) (string, error)
 // platform administrator makes Grace an administrator of Acme; Grace signs
 // in, creates a machine client and sees its secret once, rotates it,
 // disables it (its token is then refused at /mcp), approves an agent's
-// pending call, filters the audit trail, and cannot see or touch Beta, by
-// URL or by a forged form; a member cannot reach the console. Every page
+// pending call, filters the audit trail, revokes the grant an agent acts
+// for Ada through (the agent's token is then refused at /mcp), and cannot
+// see or touch Beta, by URL or by a forged form; a member cannot reach the
+// console. Every page
 // is saved under testdata/artifacts/console/ at 1280×800, and one at a
 // phone's width.
 func TestBrowserConsole(t *testing.T) {
@@ -367,9 +370,65 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	g.shot("policy")
 
+	// Delegations: Ada signs in with an app, and a support agent (a
+	// delegate machine client) exchanges her token for one acting for her
+	// with a purpose. Grace sees who acts for Ada and why, and revokes the
+	// grant: the agent's token is refused at its next call.
+	db := []string{"--db", s.DBPath}
+	v := cli(t, db, "clients", "create", "--name", "Support agent", "--org", "org_acme", "--scopes", "read:users read:grants", "--delegate")
+	support := credentials{ID: v["client_id"].(string), Secret: v["client_secret"].(string)}
+	person := signInToken(t, s, ada, "read:users read:grants")
+	_, personClaims := decodeJWT(t, person)
+	grantID, _ := personClaims["grant_id"].(string)
+	const purpose = "answer ticket 7 about seat counts"
+	derived := s.delegated(t, support, person, url.Values{"purpose": {purpose}})
+	if !s.accepts(t, derived) {
+		t.Fatal("/mcp refused the agent's token before the revocation")
+	}
+	g.open("/console/o/org_acme/delegations", "#delegations-filter")
+	g.step("filter by Ada",
+		chromedp.SendKeys(chromedp.ID("g_email"), ada.Email),
+		chromedp.Click(chromedp.CSS(`#delegations-filter button[type=submit]`)))
+	g.waitFor("Ada's grants", `location.search.includes("email=ada") && document.readyState === "complete"`)
+	row := "#grant-" + grantID
+	if text := g.text(row); !strings.Contains(text, ada.Email) || !strings.Contains(text, support.ID) ||
+		!strings.Contains(text, purpose) || !strings.Contains(text, "standing") {
+		t.Errorf("Ada's grant on the delegations page:\n%s", text)
+	}
+	if all := g.text("#grants"); strings.Contains(all, grace.Email) {
+		t.Errorf("the filter by Ada shows Grace's grants:\n%s", all)
+	}
+	result(t, g.ctx, "scroll to Ada's grant", 5*time.Second,
+		chromedp.Evaluate[bool](`(document.getElementById("grant-`+grantID+`").scrollIntoView({block: "center"}), true)`))
+	g.shot("delegations")
+	// A forged post naming Ada's grant under Beta's path changes nothing.
+	if h1 := g.forgedPost("/console/o/org_beta/delegations/" + grantID + "/revoke"); h1 != "Not found" {
+		t.Errorf("a forged revocation under Beta's path: %q", h1)
+	}
+	if !s.accepts(t, derived) {
+		t.Fatal("the forged revocation under Beta's path ended the agent's token")
+	}
+	g.open("/console/o/org_acme/delegations?email="+url.QueryEscape(ada.Email), row)
+	g.step("revoke Ada's grant", chromedp.Click(chromedp.CSS(row+" form.revoke button")), chromedp.WaitVisible(chromedp.ID("notice")))
+	if n, loc := g.text("#notice"), g.location(); !strings.Contains(n, "The grant was revoked") || !strings.Contains(loc, "email=ada") {
+		t.Errorf("after the revocation: %q at %s", n, loc)
+	}
+	if s.accepts(t, derived) {
+		t.Error("/mcp accepted the agent's token after its grant was revoked")
+	}
+	if s.accepts(t, person) {
+		t.Error("/mcp accepted Ada's own token of the revoked grant")
+	}
+	revocations, _, err := st.ListAuditEvents(t.Context(), "org_acme", store.AuditFilter{Action: "console:revoke_delegation"}, store.Page{Limit: 5})
+	if err != nil || len(revocations) != 2 || revocations[0].Subject != graceID || revocations[0].Target != grantID ||
+		revocations[0].Decision != "allow" || revocations[0].Outcome != "ok" {
+		t.Errorf("the revocation in the trail: %+v %v", revocations, err)
+	}
+
 	// Beta is nowhere to be seen or touched.
 	beta := s.Clients["org_beta"]
-	for _, path := range []string{"/console/o/org_beta/", "/console/o/org_beta/clients/" + beta.ID, "/console/o/org_acme/clients/" + beta.ID} {
+	for _, path := range []string{"/console/o/org_beta/", "/console/o/org_beta/clients/" + beta.ID, "/console/o/org_acme/clients/" + beta.ID,
+		"/console/o/org_beta/delegations"} {
 		g.open(path, "h1")
 		if h1 := g.text("h1"); h1 != "Not found" {
 			t.Errorf("%s shows %q", path, h1)
