@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +239,42 @@ func TestDelegationsNotForMembers(t *testing.T) {
 	}
 	if e.revoked(g.member.ID) {
 		t.Error("a member revoked a grant through the console")
+	}
+}
+
+var nextLink = regexp.MustCompile(`<a href="([^"]+)" id="next">`)
+
+// TestDelegationsPaging: 20 grants a page, oldest first; the next page
+// keeps the filters.
+func TestDelegationsPaging(t *testing.T) {
+	e := newEnv(t, "http://127.0.0.1:8080")
+	g := e.addGrants()
+	admin := e.people["acme-admin"]
+	var ids []string
+	for range 22 {
+		gr := store.Grant{ID: store.NewID(store.GrantIDPrefix), ClientID: "dcr_desktop", OrgCode: "org_acme", UserID: admin.ID,
+			Scopes: []string{"read:users"}, Resource: e.public + "/mcp"}
+		if err := e.st.CreateGrant(t.Context(), gr); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, gr.ID)
+	}
+	session := e.signIn("acme-admin")
+	w := e.do(http.MethodGet, "/console/o/org_acme/delegations?email=acme-admin%40example.com&include_revoked=on", session, nil)
+	body := w.Body.String()
+	m := nextLink.FindStringSubmatch(body)
+	if w.Code != http.StatusOK || m == nil || strings.Count(body, `class="panel grant"`) != 20 || !strings.Contains(body, ids[19]) ||
+		strings.Contains(body, ids[20]) || strings.Contains(body, g.member.ID) {
+		t.Fatalf("the first page: %d, next %v\n%s", w.Code, m, body)
+	}
+	next := strings.ReplaceAll(m[1], "&amp;", "&")
+	if !strings.Contains(next, "email=acme-admin%40example.com") || !strings.Contains(next, "include_revoked=on") {
+		t.Errorf("the next page's link drops the filters: %s", next)
+	}
+	w = e.do(http.MethodGet, next, session, nil)
+	body = w.Body.String()
+	if w.Code != http.StatusOK || strings.Count(body, `class="panel grant"`) != 2 || !strings.Contains(body, ids[20]) ||
+		!strings.Contains(body, ids[21]) || nextLink.MatchString(body) {
+		t.Errorf("the second page: %d\n%s", w.Code, body)
 	}
 }
