@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	pngpkg "image/png"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,7 +22,10 @@ import (
 	"github.com/orgscope/orgscope/store"
 )
 
-// consoleArtifacts is where the console's screenshots go.
+// consoleArtifacts is where the console's screenshots are kept (committed):
+// a run writes them there with ORGSCOPE_UPDATE_SCREENSHOTS=1, and
+// elsewhere into the test's temporary directory, so that running the tests
+// leaves the checkout as it was.
 var consoleArtifacts = filepath.Join("testdata", "artifacts", "console")
 
 // consoleTab is one person's browser on the console.
@@ -30,12 +34,14 @@ type consoleTab struct {
 	s       *testServer
 	ctx     context.Context
 	console *browserConsole
+	// shots is where screenshots go unless they are being updated.
+	shots string
 }
 
 func openConsoleTab(t *testing.T, s *testServer, browser context.Context) *consoleTab {
 	t.Helper()
 	tab := newTab(t, browser)
-	c := &consoleTab{t: t, s: s, ctx: tab, console: watchConsole(tab)}
+	c := &consoleTab{t: t, s: s, ctx: tab, console: watchConsole(tab), shots: t.TempDir()}
 	c.step("set the viewport to 1280×800", chromedp.EmulateViewport(1280, 800))
 	return c
 }
@@ -65,10 +71,17 @@ func (c *consoleTab) open(path, sel string) {
 func (c *consoleTab) shot(name string) {
 	c.t.Helper()
 	png := result(c.t, c.ctx, "screenshot "+name, 10*time.Second, chromedp.CaptureScreenshot())
-	if err := os.MkdirAll(consoleArtifacts, 0o755); err != nil {
+	if _, err := pngpkg.DecodeConfig(bytes.NewReader(png)); err != nil {
+		c.t.Fatalf("screenshot %s is not a PNG: %v", name, err)
+	}
+	dir := c.shots
+	if os.Getenv("ORGSCOPE_UPDATE_SCREENSHOTS") != "" {
+		dir = consoleArtifacts
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		c.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(consoleArtifacts, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		c.t.Fatal(err)
 	}
 }
