@@ -158,7 +158,7 @@ func (s *Server) exchangeFor(r *http.Request, x *exchange) (*tokenResponse, *oau
 		return nil, errInvalidScope("the subject token, this client and the person's role have no scope in common")
 	}
 
-	issued, oerr := s.issueTime(ctx, x.client.ID)
+	issued, oerr := s.issueTime(ctx, x.client)
 	if oerr != nil {
 		return nil, oerr
 	}

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -283,5 +284,16 @@ func (s *Server) sign(now time.Time, claims *tokenClaims) (string, error) {
 	if !notAfter.IsZero() && claims.Expiry != nil && claims.Expiry.Time().After(notAfter) {
 		claims.Expiry = jwt.NewNumericDate(notAfter)
 	}
-	return jwt.Signed(signer).Claims(claims).Serialize()
+	// The claims are one struct, so the payload is its JSON: go-jose's
+	// jwt builder would marshal it, unmarshal it into a map to merge
+	// claim sets, and marshal it again — a tenth of a token's cost.
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
 }

@@ -240,7 +240,7 @@ func TestSigningAlgorithms(t *testing.T) {
 // signing with the key it has until a rotation makes one of the new kind.
 func TestAlgorithmChangeAtRotation(t *testing.T) {
 	st, clk := newStore(t), newClock()
-	newKeyFixture(t, st, clk, authserver.KeyOptions{})
+	newKeyFixture(t, st, clk, authserver.KeyOptions{Algorithm: authserver.RS256})
 	f := newKeyFixture(t, st, clk, authserver.KeyOptions{Algorithm: authserver.EdDSA})
 	if alg, configured := f.s.SigningAlgorithm(); alg != authserver.RS256 || configured {
 		t.Fatalf("SigningAlgorithm = %s, %v; want RS256, not the configured one", alg, configured)

@@ -114,7 +114,7 @@ func TestAccessTokenClaims(t *testing.T) {
 		t.Fatalf("%d %v", code, body)
 	}
 	header, claims := decode(t, body["access_token"].(string))
-	if header["typ"] != "at+jwt" || header["alg"] != "RS256" || header["kid"] == "" {
+	if header["typ"] != "at+jwt" || header["alg"] != authserver.DefaultSigningAlgorithm || header["kid"] == "" {
 		t.Errorf("header %v", header)
 	}
 	want := map[string]any{
@@ -173,7 +173,7 @@ func TestJWKSAndMetadata(t *testing.T) {
 		t.Fatalf("JWKS %s: %v", rec.Body, err)
 	}
 	k := set.Keys[0]
-	if !k.IsPublic() || k.Algorithm != "RS256" || k.Use != "sig" || k.KeyID == "" {
+	if !k.IsPublic() || k.Algorithm != authserver.DefaultSigningAlgorithm || k.Use != "sig" || k.KeyID == "" {
 		t.Errorf("JWK %+v", k)
 	}
 	if strings.Contains(rec.Body.String(), `"d":`) {

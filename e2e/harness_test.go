@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/orgscope/orgscope/authserver"
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
 	"github.com/orgscope/orgscope/internal/tokentest"
 	"github.com/orgscope/orgscope/store"
@@ -73,6 +74,9 @@ type serverOptions struct {
 	dbPath string // reuse a database (restart tests)
 	addr   string // listen here instead of a fresh port
 	config func(*app.Config)
+	// rsaKeys makes the server sign with RS256 keys, which the forger
+	// needs (the default is EdDSA).
+	rsaKeys bool
 }
 
 // startServer runs app.Run on loopback, waits until it is healthy, and stops
@@ -97,6 +101,9 @@ func startServer(t *testing.T, o serverOptions) *testServer {
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.PasswordCost = bcrypt.MinCost // the demo passwords; production keeps the default
 	cfg.RateLimits = nil              // tests call faster than any agent; TestRateLimits checks them
+	if o.rsaKeys {
+		cfg.SigningAlgorithm = authserver.RS256
+	}
 	if o.config != nil {
 		o.config(&cfg)
 	}
@@ -295,7 +302,11 @@ func (s *testServer) forger(t *testing.T) *tokentest.Issuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tokentest.Issuer{URL: s.URL, Key: priv.(*rsa.PrivateKey), KID: keys[0].ID}
+	key, ok := priv.(*rsa.PrivateKey)
+	if !ok {
+		t.Fatalf("the forger needs an RS256 server (serverOptions.rsaKeys); this one signs with %T", priv)
+	}
+	return &tokentest.Issuer{URL: s.URL, Key: key, KID: keys[0].ID}
 }
 
 // snapshot renders every org, user, flag and override in the database, to

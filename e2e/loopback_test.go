@@ -141,7 +141,7 @@ func whoamiAs(t *testing.T, base, host, token string) (int, string) {
 // its issuer's resource, or names the same host on another port, is
 // refused.
 func TestLoopbackNamesAreOneAudience(t *testing.T) {
-	s := startServer(t, serverOptions{})
+	s := startServer(t, serverOptions{rsaKeys: true})
 	port := strings.TrimPrefix(s.URL, "http://127.0.0.1:")
 	byIP, byName := "127.0.0.1:"+port, "localhost:"+port
 	local := "http://" + byName
@@ -219,7 +219,7 @@ func TestPublicURLHasNoAliases(t *testing.T) {
 
 	t.Run("a loopback name", func(t *testing.T) {
 		var public string
-		s := startServer(t, serverOptions{config: func(c *app.Config) {
+		s := startServer(t, serverOptions{rsaKeys: true, config: func(c *app.Config) {
 			public = "http://" + c.Listener.Addr().String()
 			c.PublicURL = public
 		}})

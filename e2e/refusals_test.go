@@ -20,7 +20,7 @@ import (
 // TestMCPRefusals: every bad token is refused with the right status and
 // challenge, and the create_user it carried changed nothing.
 func TestMCPRefusals(t *testing.T) {
-	s := startServer(t, serverOptions{})
+	s := startServer(t, serverOptions{rsaKeys: true})
 	st := s.openStore(t)
 	forge := s.forger(t)
 	stranger := tokentest.NewIssuer(t, s.URL)

@@ -41,7 +41,7 @@ func signAlg(t *testing.T, alg jose.SignatureAlgorithm, key *rsa.PrivateKey, kid
 // own key, each breaking one rule the claims must keep, are refused with
 // 401 invalid_token and change nothing.
 func TestEmbeddedTokensReadStrictly(t *testing.T) {
-	s := startServer(t, serverOptions{})
+	s := startServer(t, serverOptions{rsaKeys: true})
 	st := s.openStore(t)
 	forge := s.forger(t)
 	now := time.Now()

@@ -148,7 +148,10 @@ type Client struct {
 	// Secrets are the client's secrets that have not expired, newest
 	// first; none for public clients. They live in a table of their own,
 	// so that a rotation can leave the previous one working for a while.
-	Secrets                 []ClientSecret    `json:"-"`
+	Secrets []ClientSecret `json:"-"`
+	// Cutoff is the client's cutoff, read with it by GetClient: its tokens
+	// issued before it are refused (disable, delete). Zero when it has none.
+	Cutoff                  time.Time         `json:"-"`
 	Scopes                  []string          `json:"scopes"`
 	RedirectURIs            []string          `json:"redirect_uris,omitempty"`
 	GrantTypes              []string          `json:"grant_types"`

@@ -582,4 +582,17 @@ func testClientCutoffGet(t *testing.T, s store.Store) {
 	ok(t, err, "CutOffClient expired")
 	_, err = s.GetClientCutoff(ctx, "c-old")
 	wantErr(t, err, store.ErrNotFound, "GetClientCutoff of an expired cutoff")
+
+	// GetClient reads the cutoff in force with the client.
+	for _, id := range []string{"c1", "c-old", "c-none"} {
+		_, err := s.CreateClient(ctx, store.Client{ID: id, Kind: store.ClientMachine})
+		ok(t, err, "CreateClient "+id)
+	}
+	for id, want := range map[string]time.Time{"c1": cut.Cutoff, "c-old": {}, "c-none": {}} {
+		c, err := s.GetClient(ctx, id)
+		ok(t, err, "GetClient "+id)
+		if !c.Cutoff.Equal(want) {
+			t.Errorf("GetClient(%s).Cutoff = %v, want %v", id, c.Cutoff, want)
+		}
+	}
 }

@@ -15,15 +15,16 @@ const clientColumns = `id, name, kind, org_code, scopes, redirect_uris, grant_ty
 	token_endpoint_auth_method, properties, token_ttl_seconds, delegate, disabled_at, created_at, last_used_at,
 	jwks, jwks_uri`
 
-func (q *Queries) scanClient(r Row) (store.Client, error) {
+// scanClient scans clientColumns, then the columns more names.
+func (q *Queries) scanClient(r Row, more ...any) (store.Client, error) {
 	var c store.Client
 	var ttl int64
 	var jwks string
-	err := r.Scan(&c.ID, &c.Name, &c.Kind, q.d.TextDest(&c.OrgCode),
+	err := r.Scan(append([]any{&c.ID, &c.Name, &c.Kind, q.d.TextDest(&c.OrgCode),
 		q.d.ListDest(&c.Scopes), q.d.ListDest(&c.RedirectURIs), q.d.ListDest(&c.GrantTypes),
 		&c.TokenEndpointAuthMethod, q.d.MapDest(&c.Properties), &ttl, &c.Delegate,
 		q.d.TimeDest(&c.DisabledAt), q.d.TimeDest(&c.CreatedAt), q.d.TimeDest(&c.LastUsedAt),
-		q.d.TextDest(&jwks), q.d.TextDest(&c.JWKSURI))
+		q.d.TextDest(&jwks), q.d.TextDest(&c.JWKSURI)}, more...)...)
 	c.TokenTTL = time.Duration(ttl) * time.Second
 	if jwks != "" {
 		c.JWKS = json.RawMessage(jwks)
@@ -157,10 +158,17 @@ func (q *Queries) GetClient(ctx context.Context, id string) (store.Client, error
 // getClient reads one client and its live secrets; lock is "" or a
 // Dialect.RowLock clause.
 func (q *Queries) getClient(ctx context.Context, conn Conn, id, lock string) (store.Client, error) {
-	c, err := q.scanClient(q.queryRow(ctx, conn, `SELECT `+clientColumns+` FROM clients WHERE id = ? `+lock, id))
+	// The cutoff comes in the same statement: the token endpoint reads
+	// both for every token.
+	var cutoff time.Time
+	c, err := q.scanClient(q.queryRow(ctx, conn, `SELECT `+clientColumns+`,
+		(SELECT cutoff FROM client_cutoffs WHERE client_id = clients.id AND expires_at > ?)
+		FROM clients WHERE id = ? `+lock, q.d.Time(q.nowUTC()), id),
+		q.d.TimeDest(&cutoff))
 	if err != nil {
 		return c, err
 	}
+	c.Cutoff = cutoff
 	clients := []store.Client{c}
 	err = q.loadSecrets(ctx, conn, clients)
 	return clients[0], err
@@ -227,7 +235,7 @@ func (q *Queries) ListClients(ctx context.Context, filter store.ClientFilter, pa
 			query += ` WHERE ` + strings.Join(where, ` AND `)
 		}
 		query, args = query+` ORDER BY id LIMIT ?`, append(args, page.Size()+1)
-		clients, err := queryAll(ctx, q, q.read, query, args, q.scanClient)
+		clients, err := queryAll(ctx, q, q.read, query, args, func(r Row) (store.Client, error) { return q.scanClient(r) })
 		if err != nil {
 			return nil, "", err
 		}

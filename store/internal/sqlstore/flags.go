@@ -3,31 +3,35 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/orgscope/orgscope/store"
 )
 
 const (
 	flagColumns = `d.key, d.type, d.default_value, d.description, d.created_at, d.updated_at`
-	// effectiveFlagSQL joins each definition with the override of the org
-	// given as the first argument; the override's org_code is NULL when it
-	// has none.
-	effectiveFlagSQL = `SELECT ` + flagColumns + `, o.org_code, o.value, o.updated_at
+	// effectiveFlagSQL joins each definition with the override of an org
+	// (the override's org_code is NULL when it has none) and says whether
+	// that org exists — in the statement the tools and the token endpoint
+	// run anyway, rather than in one more. Its arguments are the org code,
+	// twice.
+	effectiveFlagSQL = `SELECT ` + flagColumns + `, o.org_code, o.value, o.updated_at,
+		EXISTS (SELECT 1 FROM orgs WHERE code = ?)
 		FROM flag_definitions d LEFT JOIN flag_overrides o ON o.key = d.key AND o.org_code = ?`
 )
 
-func (q *Queries) scanEffectiveFlag(r Row) (store.EffectiveFlag, error) {
-	var (
-		f   store.EffectiveFlag
-		d   = &f.Definition
-		o   store.FlagOverride
-		org string // the override's org_code: "" (NULL) when there is none
-	)
+// scanEffectiveFlag scans a row of effectiveFlagSQL; orgFound is set to
+// whether the org exists.
+func (q *Queries) scanEffectiveFlag(r Row, orgFound *bool) (store.EffectiveFlag, error) {
+	var f store.EffectiveFlag
+	d := &f.Definition
+	o := &store.FlagOverride{}
 	err := r.Scan(&d.Key, &d.Type, q.d.JSONDest(&d.DefaultValue), &d.Description,
-		q.d.TimeDest(&d.CreatedAt), q.d.TimeDest(&d.UpdatedAt), q.d.TextDest(&org), q.d.JSONDest(&o.Value), q.d.TimeDest(&o.UpdatedAt))
-	if err == nil && org != "" {
-		o.OrgCode, o.Key = org, d.Key
-		f.Override = &o
+		q.d.TimeDest(&d.CreatedAt), q.d.TimeDest(&d.UpdatedAt), q.d.TextDest(&o.OrgCode),
+		q.d.JSONDest(&o.Value), q.d.TimeDest(&o.UpdatedAt), orgFound)
+	if o.OrgCode != "" {
+		o.Key = d.Key
+		f.Override = o
 	}
 	return f, err
 }
@@ -56,17 +60,27 @@ func (q *Queries) ListEffectiveFlags(ctx context.Context, orgCode string, page s
 		if err != nil {
 			return nil, "", err
 		}
-		if err := q.orgExists(ctx, q.read, orgCode); err != nil {
-			return nil, "", err
-		}
-		query, args := effectiveFlagSQL, []any{orgCode}
+		// Whether the organization exists comes with every row (the
+		// token endpoint lists an org's flags for every token); an empty
+		// page asks on its own.
+		query, args := effectiveFlagSQL, []any{orgCode, orgCode}
 		if after != "" {
 			query, args = query+` WHERE d.key > ?`, append(args, after)
 		}
 		query, args = query+` ORDER BY d.key LIMIT ?`, append(args, page.Size()+1)
-		flags, err := queryAll(ctx, q, q.read, query, args, q.scanEffectiveFlag)
-		if err != nil {
+		orgFound := false
+		flags, err := queryAll(ctx, q, q.read, query, args, func(r Row) (store.EffectiveFlag, error) {
+			return q.scanEffectiveFlag(r, &orgFound)
+		})
+		switch {
+		case err != nil:
 			return nil, "", err
+		case len(flags) == 0:
+			if err := q.orgExists(ctx, q.read, orgCode); err != nil {
+				return nil, "", err
+			}
+		case !orgFound:
+			return nil, "", store.ErrNotFound
 		}
 		flags, last := store.TrimPage(flags, page.Size(), func(f store.EffectiveFlag) string { return f.Definition.Key })
 		return flags, store.EncodeCursor(store.ListFlags, orgCode, last), nil
@@ -75,10 +89,22 @@ func (q *Queries) ListEffectiveFlags(ctx context.Context, orgCode string, page s
 
 func (q *Queries) GetEffectiveFlag(ctx context.Context, orgCode, key string) (store.EffectiveFlag, error) {
 	return call(q, ctx, "get effective flag", func(ctx context.Context) (store.EffectiveFlag, error) {
-		if err := q.orgExists(ctx, q.read, orgCode); err != nil {
+		// Only when the flag is missing is the organization asked about
+		// on its own, to say which of the two is.
+		var orgFound bool
+		f, err := q.scanEffectiveFlag(q.queryRow(ctx, q.read, effectiveFlagSQL+` WHERE d.key = ?`, orgCode, orgCode, key), &orgFound)
+		switch {
+		case err != nil && errors.Is(q.d.Classify(err), store.ErrNotFound):
+			if err := q.orgExists(ctx, q.read, orgCode); err != nil {
+				return store.EffectiveFlag{}, err
+			}
 			return store.EffectiveFlag{}, err
+		case err != nil:
+			return store.EffectiveFlag{}, err
+		case !orgFound:
+			return store.EffectiveFlag{}, store.ErrNotFound
 		}
-		return q.scanEffectiveFlag(q.queryRow(ctx, q.read, effectiveFlagSQL+` WHERE d.key = ?`, orgCode, key))
+		return f, nil
 	})
 }
 
