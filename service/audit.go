@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -149,6 +150,11 @@ func (w *auditWriter) loop() {
 	defer close(w.done)
 	for first := range w.queue {
 		batch := []pendingEvent{first}
+		// Let the goroutines that are ready to run (the other calls of a
+		// busy server) hand in their events before this batch is taken:
+		// one commit writes the same pages for one event or for many,
+		// and an idle server does not wait, since nothing else is ready.
+		runtime.Gosched()
 	more:
 		for len(batch) < maxAuditBatch {
 			select {
