@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -115,8 +116,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	svc := service.New(svcOpts)
 	defer svc.Close()
-	go auditJanitor(ctx, svc, cfg.AuditRetention, auditSweepInterval, cfg.Now, logger)
-	go approvalJanitor(ctx, svc, logger)
+	// What runs in the background (janitors, key and policy watchers) is
+	// stopped and waited for before the service and the store close, on
+	// every way out: a janitor must not sweep a closed database, or log
+	// after Run has returned.
+	ctx, stop := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() {
+		stop()
+		background.Wait()
+	}()
+	background.Go(func() { auditJanitor(ctx, svc, cfg.AuditRetention, auditSweepInterval, cfg.Now, logger) })
+	background.Go(func() { approvalJanitor(ctx, svc, logger) })
 
 	opts := mcpserver.Options{
 		PublicURL:      publicURL,
@@ -136,7 +147,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if len(cfg.Issuers) > 0 {
 		err = externalMode(ctx, cfg, resource, logger, &opts)
 	} else {
-		err = embeddedMode(ctx, cfg, st, publicURL, resource, logger, &opts, local, engine)
+		err = embeddedMode(ctx, &background, cfg, st, publicURL, resource, logger, &opts, local, engine)
 	}
 	if err != nil {
 		return err
@@ -145,7 +156,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	watchPolicy(ctx, cfg, engine, handler, logger)
+	watchPolicy(ctx, &background, cfg, engine, handler, logger)
 
 	srv := newHTTPServer(ctx, handler, defaultHTTPLimits, logger)
 	if useTLS {
@@ -221,7 +232,7 @@ func warnings(cfg Config, publicURL string, useTLS bool, logger *slog.Logger) {
 
 // embeddedMode runs OrgScope's own issuer: its endpoints under /oauth2/,
 // its metadata, and a verifier of its tokens.
-func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger,
+func embeddedMode(ctx context.Context, background *sync.WaitGroup, cfg Config, st store.Store, publicURL, resource string, logger *slog.Logger,
 	opts *mcpserver.Options, local *localRevocations, engine *policy.Engine) error {
 	// The issuer tells this process's denylist of what it revokes, so that
 	// this replica refuses it at once; the others learn it from the store.
@@ -273,8 +284,8 @@ func embeddedMode(ctx context.Context, cfg Config, st store.Store, publicURL, re
 		byIssuer[iss] = v
 	}
 	jwtVerifier := auth.NewIssuerRouter(byIssuer)
-	go issuer.Janitor(ctx, 10*time.Minute)
-	go issuer.WatchKeys(ctx)
+	background.Go(func() { issuer.Janitor(ctx, 10*time.Minute) })
+	background.Go(func() { issuer.WatchKeys(ctx) })
 	// After the cache, a retired key's tokens are refused at the next call.
 	cached := auth.NewCachingVerifier(jwtVerifier, &auth.CacheOptions{Now: cfg.Now, Observe: opts.Metrics.VerificationCache})
 	denylist := auth.NewDenylistVerifier(ctx, keys.Guard(cached), revocationFeed(st), &auth.DenylistOptions{Logger: logger, Now: cfg.Now})
@@ -396,17 +407,17 @@ func (v personRoles) Verify(ctx context.Context, token string) (*auth.Principal,
 // watchPolicy reloads the policy when its file changes and on SIGHUP, and
 // tells listening MCP clients when the tools they may call may have
 // changed.
-func watchPolicy(ctx context.Context, cfg Config, engine *policy.Engine, handler *mcpserver.Server, logger *slog.Logger) {
+func watchPolicy(ctx context.Context, background *sync.WaitGroup, cfg Config, engine *policy.Engine, handler *mcpserver.Server, logger *slog.Logger) {
 	if cfg.PolicyFile == "" {
 		logger.Info("access policy: the built-in one")
 		return
 	}
 	logger.Info("access policy", "file", cfg.PolicyFile, "policies", len(engine.Current().IDs()))
 	engine.OnChange(handler.ToolsChanged)
-	go engine.Watch(ctx)
+	background.Go(func() { engine.Watch(ctx) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
+	background.Go(func() {
 		defer signal.Stop(hup)
 		for {
 			select {
@@ -417,7 +428,7 @@ func watchPolicy(ctx context.Context, cfg Config, engine *policy.Engine, handler
 				engine.Reload()
 			}
 		}
-	}()
+	})
 }
 
 // approvalJanitor removes approvals a day after they expired (kept that
