@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
+	"github.com/orgscope/orgscope/internal/clientkeys"
 	"github.com/orgscope/orgscope/internal/testdeps"
 	"github.com/orgscope/orgscope/store"
 )
@@ -273,6 +276,117 @@ func TestDelegation(t *testing.T) {
 	resp.Body.Close()
 	if !slices.Contains(meta["grant_types_supported"].([]any), any(tokenExchange)) {
 		t.Errorf("grant_types_supported %v", meta["grant_types_supported"])
+	}
+}
+
+// TestDelegationWithAssertion: a delegate machine client that holds a key
+// instead of a secret exchanges Ada's token authenticating with a signed
+// assertion (private_key_jwt, aud the issuer); the token it gets acts for
+// Ada with the client as actor. A replayed assertion — the same one, or a
+// new one reusing its jti — and one signed by another key are refused as
+// RFC 6749 errors (invalid_client, 401), and none of them issues a token
+// or records a delegation, a grant or an audit event.
+func TestDelegationWithAssertion(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	ctx := t.Context()
+	db := []string{"--db", s.DBPath}
+	key := clientKey(t, "ES256", "delegate-1")
+	id := createKeyClient(t, db, publicSet(t, key), "", "--org", "org_acme", "--scopes", "read:users", "--delegate")
+	ada := s.Users["ada@acme.example"]
+	st := s.openStore(t)
+
+	person := signInToken(t, s, ada, "read:users write:users")
+	_, personClaims := decodeJWT(t, person)
+	adaID, grantID := personClaims["sub"].(string), personClaims["grant_id"].(string)
+	exchange := func(assertion string) (*http.Response, map[string]any) {
+		t.Helper()
+		form := url.Values{"grant_type": {tokenExchange}, "client_assertion_type": {clientkeys.AssertionType},
+			"client_assertion": {assertion}, "subject_token": {person}, "subject_token_type": {accessTokenType},
+			"resource": {s.audience()}}
+		resp, err := http.PostForm(s.URL+"/oauth2/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatalf("the token endpoint answered HTTP %d with no JSON: %v", resp.StatusCode, err)
+		}
+		return resp, body
+	}
+	// recorded counts what exchanges leave behind: the delegations of
+	// Ada's grant, the grants of her organization and the exchanges' audit
+	// events.
+	recorded := func() (delegations []store.Delegation, grants, events int) {
+		t.Helper()
+		delegations, err := st.ListDelegations(ctx, []string{grantID}, time.Now(), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, _, err := st.ListGrants(ctx, "org_acme", store.GrantFilter{}, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, _, err := st.ListAuditEvents(ctx, "org_acme", store.AuditFilter{Action: "oauth2/token:token-exchange"}, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return delegations, len(gs), len(evs)
+	}
+
+	const jti = "delegate-assertion-1"
+	assertion, err := clientkeys.Sign(key, "ES256", clientkeys.Assertion{ClientID: id, Audience: s.URL, ID: jti})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := exchange(assertion)
+	if resp.StatusCode != http.StatusOK || body["issued_token_type"] != accessTokenType || body["scope"] != "read:users" {
+		t.Fatalf("the exchange authenticated by assertion: %d %v", resp.StatusCode, body)
+	}
+	asAgent := body["access_token"].(string)
+	var who whoami
+	structured(t, s.tool(t, asAgent, "whoami", nil), &who)
+	if who.Subject != adaID || who.ClientID != id || who.GrantType != tokenExchange || !slices.Equal(who.ActorChain, []string{id}) ||
+		who.Delegation == nil || who.Delegation.PersonEmail != ada.Email || who.Delegation.GrantID != grantID {
+		t.Errorf("whoami of the exchanged token: %+v %+v", who, who.Delegation)
+	}
+	if r := s.tool(t, asAgent, "list_users", map[string]any{"limit": 1}); r.Result.IsError {
+		t.Errorf("list_users as the agent: %s", r.text())
+	}
+	delegations, grants, events := recorded()
+	if len(delegations) != 1 || delegations[0].ClientID != id || !slices.Equal(delegations[0].ActorChain, []string{id}) || events != 1 {
+		t.Fatalf("after the exchange: delegations %+v, %d exchange events; want one of each by %s", delegations, events, id)
+	}
+
+	other := clientKey(t, "ES256", "delegate-1") // the registered kid, another key
+	sign := func(k jose.JSONWebKey, jti string) string {
+		a, err := clientkeys.Sign(k, "ES256", clientkeys.Assertion{ClientID: id, Audience: s.URL, ID: jti})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, tc := range []struct{ name, assertion string }{
+		{"the same assertion again", assertion},
+		{"a new assertion reusing its jti", sign(key, jti)},
+		{"an assertion signed by another key", sign(other, "")},
+		{"an assertion signed by another key under an unknown kid", sign(clientKey(t, "ES256", "delegate-2"), "")},
+	} {
+		resp, body := exchange(tc.assertion)
+		if resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid_client" || body["access_token"] != nil ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: HTTP %d %v (Content-Type %q, Cache-Control %q); want 401 invalid_client, JSON, no-store",
+				tc.name, resp.StatusCode, body, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
+		}
+	}
+	if d, g, e := recorded(); len(d) != 1 || g != grants || e != events {
+		t.Errorf("after the refusals: %d delegations, %d grants, %d exchange events; want 1, %d, %d as before",
+			len(d), g, e, grants, events)
+	}
+	// The refusals lock nothing out: a fresh assertion of the client's key
+	// still exchanges.
+	if resp, body := exchange(sign(key, "")); resp.StatusCode != http.StatusOK {
+		t.Errorf("a fresh assertion after the refusals: %d %v", resp.StatusCode, body)
 	}
 }
 

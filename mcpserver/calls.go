@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orgscope/orgscope/internal/problem"
 	"github.com/orgscope/orgscope/internal/request"
 )
@@ -158,22 +161,36 @@ func traceIDFromMeta(meta []byte) string {
 	return traceIDFromParent(m.TraceParent)
 }
 
-// traceIDFromParent returns the trace id of a version-00 traceparent
-// (W3C Trace Context §3.2), or "" when it is not one.
+// traceIDFromParent returns the trace id of a W3C traceparent (Trace
+// Context §3.2), or "" when it is not a valid one. The TraceContext
+// propagator that continues traces when tracing is on judges it, so that
+// without tracing the log and the audit trail name exactly the traces a
+// tracer would have continued — not one of a traceparent with a zero or
+// non-hex parent id, bad flags or a fifth field on version 00.
 func traceIDFromParent(tp string) string {
-	parts := strings.Split(tp, "-")
-	if len(parts) < 4 || len(parts[0]) != 2 || parts[0] == "ff" || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
+	if tp == "" {
 		return ""
 	}
-	id := parts[1]
-	if strings.Trim(id, "0") == "" || strings.ToLower(id) != id {
+	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), traceparentCarrier(tp)))
+	if !sc.IsValid() {
 		return ""
 	}
-	if _, err := hex.DecodeString(id); err != nil {
-		return ""
-	}
-	return id
+	return sc.TraceID().String()
 }
+
+// traceparentCarrier carries one traceparent and nothing else.
+type traceparentCarrier string
+
+func (c traceparentCarrier) Get(key string) string {
+	if key == "traceparent" {
+		return string(c)
+	}
+	return ""
+}
+
+func (traceparentCarrier) Set(string, string) {}
+
+func (traceparentCarrier) Keys() []string { return []string{"traceparent"} }
 
 // substituteIDs replaces every id the go-sdk would not echo byte for byte
 // (it reads numbers as float64 and re-encodes strings, so 2^64 or "\u0041"

@@ -14,9 +14,12 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 
+	"github.com/orgscope/orgscope/internal/otlptest"
 	"github.com/orgscope/orgscope/mcpserver"
 	"github.com/orgscope/orgscope/store"
+	"github.com/orgscope/orgscope/telemetry"
 )
 
 // rpcErrorOf decodes a JSON-RPC error answer.
@@ -298,6 +301,184 @@ func TestAccessLogNamesWhoAndWhere(t *testing.T) {
 		if !regexp.MustCompile(want).MatchString(access[i]) {
 			t.Errorf("access line %d: %s\nwant it to match %s", i, access[i], want)
 		}
+	}
+}
+
+// TestAccessLogCarriesTraceID: the access line of a tools/call names the
+// trace the call belongs to, and its audit event names the same one.
+// Without tracing that is the trace of the caller's traceparent; with
+// tracing it is the trace of the server span exported for the request —
+// the caller's when it sent one, a fresh one otherwise. A malformed
+// traceparent (W3C Trace Context §3.2) is ignored, as the tracer ignores
+// it: no trace id without tracing, a fresh trace with it, and the call is
+// served either way.
+func TestAccessLogCarriesTraceID(t *testing.T) {
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	valid := "00-" + callerTrace + "-" + callerSpan + "-01"
+	malformed := []struct{ name, traceparent string }{
+		{"not a traceparent", "garbage"},
+		{"no flags", "00-" + callerTrace + "-" + callerSpan},
+		{"upper-case trace id", "00-" + strings.ToUpper(callerTrace) + "-" + callerSpan + "-01"},
+		{"zero trace id", "00-" + strings.Repeat("0", 32) + "-" + callerSpan + "-01"},
+		{"zero parent id", "00-" + callerTrace + "-" + strings.Repeat("0", 16) + "-01"},
+		{"parent id not hex", "00-" + callerTrace + "-zzzzzzzzzzzzzzzz-01"},
+		{"flags not hex", "00-" + callerTrace + "-" + callerSpan + "-0x"},
+		{"version ff", "ff-" + callerTrace + "-" + callerSpan + "-01"},
+		{"version not hex", "0z-" + callerTrace + "-" + callerSpan + "-01"},
+		{"version 00 with a fifth field", valid + "-extra"},
+	}
+
+	t.Run("without tracing", func(t *testing.T) {
+		call := traceLoggedServer(t, nil)
+		if got := call(t, valid); got.logTrace != callerTrace || got.auditTrace != callerTrace {
+			t.Errorf("traceparent %s: access line trace_id %q, audit trace id %q; want %s in both",
+				valid, got.logTrace, got.auditTrace, callerTrace)
+		}
+		if got := call(t, ""); got.logTrace != "" || got.auditTrace != "" {
+			t.Errorf("no traceparent: access line trace_id %q, audit trace id %q; want none", got.logTrace, got.auditTrace)
+		}
+		for _, tc := range malformed {
+			t.Run(tc.name, func(t *testing.T) {
+				if got := call(t, tc.traceparent); got.logTrace != "" || got.auditTrace != "" {
+					t.Errorf("traceparent %q: access line trace_id %q, audit trace id %q; want none",
+						tc.traceparent, got.logTrace, got.auditTrace)
+				}
+			})
+		}
+	})
+
+	t.Run("with tracing", func(t *testing.T) {
+		call := traceLoggedServer(t, otlptest.Start(t))
+		got := call(t, valid)
+		if got.logTrace != callerTrace || got.span.TraceID != callerTrace || got.span.ParentSpanID != callerSpan || got.auditTrace != callerTrace {
+			t.Errorf("traceparent %s: access line trace_id %q, server span %s/%s (parent %q), audit trace id %q; "+
+				"want trace %s, parent %s everywhere", valid, got.logTrace, got.span.TraceID, got.span.SpanID,
+				got.span.ParentSpanID, got.auditTrace, callerTrace, callerSpan)
+		}
+		fresh := func(t *testing.T, traceparent string) {
+			t.Helper()
+			got := call(t, traceparent)
+			if got.logTrace == "" || got.logTrace == callerTrace || got.span.TraceID != got.logTrace ||
+				got.span.ParentSpanID != "" || got.auditTrace != got.logTrace {
+				t.Errorf("traceparent %q: access line trace_id %q, server span %s (parent %q), audit trace id %q; "+
+					"want a fresh trace, the server span's, everywhere", traceparent, got.logTrace, got.span.TraceID,
+					got.span.ParentSpanID, got.auditTrace)
+			}
+		}
+		fresh(t, "")
+		for _, tc := range malformed {
+			t.Run(tc.name, func(t *testing.T) { fresh(t, tc.traceparent) })
+		}
+	})
+}
+
+// tracedCall is what one tools/call left behind: the trace id of its
+// access line ("" when it has none), of its audit event, and, with
+// tracing, the server span exported for it.
+type tracedCall struct {
+	logTrace, auditTrace string
+	span                 otlptest.Span
+}
+
+// traceLoggedServer starts a server logging to a buffer, tracing to
+// receiver when it is not nil, and returns a function that makes one
+// list_users call with a traceparent (none when "") and reports what the
+// call left behind. The call must be served: a 200 with a result, and no
+// warning or error logged.
+func traceLoggedServer(t *testing.T, receiver *otlptest.Receiver) func(*testing.T, string) tracedCall {
+	var out strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(mcpserver.LogHandler(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(p)
+	}), nil)))
+	f := newFixture(t, fixtureOptions{options: func(o *mcpserver.Options) {
+		o.Logger = logger
+		if receiver == nil {
+			return
+		}
+		exporter, err := otlptracehttp.New(t.Context(), otlptracehttp.WithEndpointURL(receiver.URL+"/v1/traces"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, shutdown, err := telemetry.SetupTracing(t.Context(), telemetry.TracingOptions{ServiceName: "orgscope", Exporter: exporter, Sync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { shutdown(context.Background()) })
+		o.TracerProvider = tp
+	}})
+	token := f.token(t, "org_acme", "read:users")
+	traceID := regexp.MustCompile(` trace_id=(\S+)`)
+	calls := 0
+	return func(t *testing.T, traceparent string) tracedCall {
+		t.Helper()
+		calls++
+		requestID := fmt.Sprintf("traced-%d", calls)
+		headers := []string{"X-Request-Id", requestID}
+		if traceparent != "" {
+			headers = append(headers, "Traceparent", traceparent)
+		}
+		rec := f.post(token, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_users","arguments":{}}}`, headers...)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"result"`) || strings.Contains(rec.Body.String(), `"isError":true`) {
+			t.Fatalf("list_users with traceparent %q: %d %s", traceparent, rec.Code, rec.Body)
+		}
+		var got tracedCall
+		mu.Lock()
+		text := out.String()
+		mu.Unlock()
+		var access []string
+		for _, l := range strings.Split(text, "\n") {
+			if !strings.HasSuffix(l, " request_id="+requestID) {
+				continue
+			}
+			if strings.Contains(l, " level=WARN ") || strings.Contains(l, " level=ERROR ") {
+				t.Errorf("traceparent %q was logged as a problem: %s", traceparent, l)
+			}
+			if strings.Contains(l, " msg=request ") {
+				access = append(access, l)
+			}
+		}
+		if len(access) != 1 {
+			t.Fatalf("%d access lines of request %s:\n%s", len(access), requestID, text)
+		}
+		if m := traceID.FindStringSubmatch(access[0]); m != nil {
+			got.logTrace = m[1]
+		}
+		events, _, err := f.store.ListAuditEvents(t.Context(), "org_acme", store.AuditFilter{Action: "tools/call:list_users"}, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var audited []store.AuditEvent
+		for _, ev := range events {
+			if ev.RequestID == requestID {
+				audited = append(audited, ev)
+			}
+		}
+		if len(audited) != 1 {
+			t.Fatalf("%d audit events of request %s: %+v", len(audited), requestID, events)
+		}
+		got.auditTrace = audited[0].TraceID
+		if receiver != nil {
+			// One server span per request, exported as it ends: this
+			// request's is the calls-th.
+			spans, err := receiver.WaitFor(10*time.Second, func(s []otlptest.Span) bool {
+				return len(otlptest.Named(s, "POST /mcp")) >= calls
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			server := otlptest.Named(spans, "POST /mcp")
+			if len(server) != calls {
+				t.Fatalf("%d server spans after %d requests", len(server), calls)
+			}
+			got.span = server[calls-1]
+			if tool := otlptest.Named(spans, "tools/call list_users"); len(tool) != calls || tool[calls-1].ParentSpanID != got.span.SpanID {
+				t.Fatalf("the tool span of request %s is not under its server span %s: %+v", requestID, got.span.SpanID, tool)
+			}
+		}
+		return got
 	}
 }
 
