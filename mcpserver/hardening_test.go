@@ -267,13 +267,8 @@ func TestListenStreamFlows(t *testing.T) {
 // TestAccessLogNamesWhoAndWhere: every access line of /mcp names the client
 // and the org — a refusal's too, and for a global token the org it acted on.
 func TestAccessLogNamesWhoAndWhere(t *testing.T) {
-	var out strings.Builder
-	var mu sync.Mutex
-	logger := slog.New(mcpserver.LogHandler(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return out.Write(p)
-	}), nil)))
+	out := &logBuffer{}
+	logger := slog.New(mcpserver.LogHandler(slog.NewTextHandler(out, nil)))
 	f := newFixture(t, fixtureOptions{options: func(o *mcpserver.Options) { o.Logger = logger }})
 	call := func(tool, args string) string {
 		return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `}}`
@@ -281,9 +276,7 @@ func TestAccessLogNamesWhoAndWhere(t *testing.T) {
 	f.post(f.token(t, "org_acme", "read:users"), call("create_user", `{"email":"x@acme.example"}`)) // 403
 	f.post(f.token(t, "org_acme", "read:users"), call("list_users", `{"org_code":"org_beta"}`))     // tenant
 	f.post(f.token(t, "", "read:users"), call("list_users", `{"org_code":"org_beta"}`))             // global, allowed
-	mu.Lock()
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	mu.Unlock()
 	var access []string
 	for _, l := range lines {
 		if strings.Contains(l, "msg=request") {
@@ -386,13 +379,8 @@ type tracedCall struct {
 // call left behind. The call must be served: a 200 with a result, and no
 // warning or error logged.
 func traceLoggedServer(t *testing.T, receiver *otlptest.Receiver) func(*testing.T, string) tracedCall {
-	var out strings.Builder
-	var mu sync.Mutex
-	logger := slog.New(mcpserver.LogHandler(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return out.Write(p)
-	}), nil)))
+	out := &logBuffer{}
+	logger := slog.New(mcpserver.LogHandler(slog.NewTextHandler(out, nil)))
 	f := newFixture(t, fixtureOptions{options: func(o *mcpserver.Options) {
 		o.Logger = logger
 		if receiver == nil {
@@ -425,9 +413,7 @@ func traceLoggedServer(t *testing.T, receiver *otlptest.Receiver) func(*testing.
 			t.Fatalf("list_users with traceparent %q: %d %s", traceparent, rec.Code, rec.Body)
 		}
 		var got tracedCall
-		mu.Lock()
 		text := out.String()
-		mu.Unlock()
 		var access []string
 		for _, l := range strings.Split(text, "\n") {
 			if !strings.HasSuffix(l, " request_id="+requestID) {
@@ -482,9 +468,23 @@ func traceLoggedServer(t *testing.T, receiver *otlptest.Receiver) func(*testing.
 	}
 }
 
-type writerFunc func([]byte) (int, error)
+// logBuffer is a log the server's goroutines write and the test reads.
+type logBuffer struct {
+	mu  sync.Mutex
+	out strings.Builder
+}
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.out.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.out.String()
+}
 
 // TestDeclaredCapabilities: what OrgScope answers it declares: tools, and
 // prompts and resources (of which there are none) — the go-sdk answers
