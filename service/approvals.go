@@ -21,16 +21,23 @@ type approvalOptions struct {
 
 // ApprovalTicket tells an agent where a person approves its call and what
 // to send when it calls again. Tools put it in the tool error's _meta as
-// "orgscope/approval".
+// "orgscope/approval", and, for a client that can open a URL for its user
+// (a URL-mode elicitation), in the elicitation they ask for.
 type ApprovalTicket struct {
 	ID        string    `json:"id"`
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Ask says to the person what they are asked to do on the page, for a
+	// client to show them; the Error's message says it to the agent.
+	Ask string `json:"-"`
 }
 
 // Audit reasons of approvals.
 const (
 	reasonApprovalRefused = "approval_refused"
+	// ReasonApprovalDeclined: the person a client acts for declined, in
+	// the client, to go to the approval page; the call did not run.
+	ReasonApprovalDeclined = "approval_declined"
 )
 
 // askApproval answers a call the policy lets run only with a person's
@@ -74,7 +81,10 @@ func (s *Service) askApproval(ctx context.Context, c Caller, ev store.AuditEvent
 	if err != nil {
 		return s.refuse(ctx, ev, s.storeError(ctx, err))
 	}
-	ticket := &ApprovalTicket{ID: a.ID, URL: s.approvals.url(a.ID), ExpiresAt: a.ExpiresAt}
+	ticket := &ApprovalTicket{ID: a.ID, URL: s.approvals.url(a.ID), ExpiresAt: a.ExpiresAt,
+		Ask: fmt.Sprintf("An agent asks to run %s in %s, which needs a person's approval (%s). Open the page to see "+
+			"the call; an administrator of %s approves or denies it there, and an approved call runs once.",
+			key.Tool, key.OrgCode, why, key.OrgCode)}
 	return s.refuse(ctx, ev, &Error{Kind: KindDenied, Reason: authz.ReasonApprovalRequired, Policies: d.Policies, Approval: ticket,
 		Message: fmt.Sprintf("%s needs a person's approval before it runs (%s). Ask your user to open %s and approve "+
 			"this call; then repeat it unchanged, with _meta {\"orgscope/approval_id\": %q}. The approval expires at %s.",
@@ -87,7 +97,7 @@ func (s *Service) askApproval(ctx context.Context, c Caller, ev store.AuditEvent
 func (s *Service) useApproval(ctx context.Context, q store.Tx, key store.ApprovalKey, id string) error {
 	now := s.now().UTC()
 	a, err := q.UseApproval(ctx, key, id, now)
-	refuse := func(format string, args ...any) error {
+	refuse := func(format string, args ...any) *Error {
 		return &Error{Kind: KindDenied, Reason: reasonApprovalRefused, Message: fmt.Sprintf(format, args...)}
 	}
 	again := "call again without orgscope/approval_id to ask for a new approval"
@@ -110,12 +120,16 @@ func (s *Service) useApproval(ctx context.Context, q store.Tx, key store.Approva
 	case !now.Before(a.ExpiresAt):
 		return refuse("approval %q expired at %s; %s", id, a.ExpiresAt.Format(time.RFC3339), again)
 	case a.Status == store.ApprovalPending:
-		where := ""
-		if s.approvals.url != nil {
-			where = " at " + s.approvals.url(id)
+		if s.approvals.url == nil {
+			return refuse("approval %q is still waiting for a person's decision: ask your user to decide it, then "+
+				"repeat the call", id)
 		}
-		return refuse("approval %q is still waiting for a person's decision: ask your user to decide it%s, then "+
-			"repeat the call", id, where)
+		e := refuse("approval %q is still waiting for a person's decision: ask your user to decide it at %s, then "+
+			"repeat the call", id, s.approvals.url(id))
+		e.Approval = &ApprovalTicket{ID: id, URL: s.approvals.url(id), ExpiresAt: a.ExpiresAt,
+			Ask: fmt.Sprintf("The approval of %s in %s is still waiting for a decision. Open the page; once an "+
+				"administrator of %s has approved or denied the call there, continue.", a.Tool, a.OrgCode, a.OrgCode)}
+		return e
 	}
 	return refuse("approval %q cannot be used (%s); %s", id, a.Status, again)
 }

@@ -191,3 +191,55 @@ func TestApprovalExpires(t *testing.T) {
 		}
 	})
 }
+
+// TestApprovalWaitingAndDeclined: a call naming an approval no one has
+// decided yet is refused with the approval's ticket, which says it still
+// waits; a decision taken, the refusals carry none. A declined approval
+// (the person would not open the page) refuses the call, recorded with
+// the approval as its target, and leaves the approval as it was.
+func TestApprovalWaitingAndDeclined(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store, _ *service.Service) {
+		ctx := t.Context()
+		svc := approvalService(t, st, nil)
+		_, asked := deleteUser(svc, t, acmeCaller(), someUser)
+		if asked == nil || asked.Approval == nil || !strings.Contains(asked.Approval.Ask, "delete_user in org_acme") ||
+			!strings.Contains(asked.Approval.Ask, "deletions are final") {
+			t.Fatalf("ticket: %+v", asked)
+		}
+		id := asked.Approval.ID
+		caller := acmeCaller()
+		caller.ApprovalID = id
+		_, waiting := deleteUser(svc, t, caller, someUser)
+		if waiting == nil || waiting.Reason != "approval_refused" || waiting.Approval == nil || waiting.Approval.ID != id ||
+			waiting.Approval.URL != asked.Approval.URL || !strings.Contains(waiting.Approval.Ask, "still waiting") {
+			t.Fatalf("a use before the decision: %+v", waiting)
+		}
+
+		err := svc.RefuseDeclined(ctx, caller, "delete_user", service.HashArguments([]byte(`{"user_id":"`+someUser+`"}`)))
+		var e *service.Error
+		if !errors.As(err, &e) || e.Kind != service.KindDenied || e.Reason != service.ReasonApprovalDeclined ||
+			!strings.Contains(e.Message, "was not run") || !strings.Contains(e.Message, id) {
+			t.Fatalf("declined: %v", err)
+		}
+		if a, err := st.GetApproval(ctx, "org_acme", id); err != nil || a.Status != store.ApprovalPending {
+			t.Errorf("the declined approval: %+v %v", a, err)
+		}
+		evs, _, err := st.ListAuditEvents(ctx, "org_acme", store.AuditFilter{Action: "tools/call:delete_user"}, store.Page{})
+		if err != nil || len(evs) != 3 || evs[0].Reason != "approval_declined" || evs[0].Target != id || evs[0].Decision != "deny" {
+			t.Errorf("audit: %+v %v", evs, err)
+		}
+
+		admin, err := st.CreateUser(ctx, store.User{ID: store.NewID(store.UserIDPrefix), OrgCode: "org_acme",
+			Email: "admin@acme.example", Status: store.UserActive, Role: store.RoleAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := service.Caller{Via: service.ViaConsole, Principal: &auth.Principal{Subject: admin.ID, ClientID: "console", OrgCode: "org_acme", GrantID: "g"}}
+		if _, err := svc.DenyCall(ctx, c, service.ApprovalInput{ApprovalID: id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, denied := deleteUser(svc, t, caller, someUser); denied == nil || denied.Approval != nil || !strings.Contains(denied.Message, "denied by a person") {
+			t.Errorf("a use after a denial: %+v", denied)
+		}
+	})
+}

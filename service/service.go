@@ -152,7 +152,9 @@ type Caller struct {
 	RequestID, TraceID string
 	// ApprovalID names a person's approval of this call, for a call the
 	// policy lets run only with one (a tool call's
-	// _meta["orgscope/approval_id"]).
+	// _meta["orgscope/approval_id"], or the requestState of a call retried
+	// after a URL-mode elicitation of the approval page). It is only a
+	// handle: the approval is checked as for any other.
 	ApprovalID string
 }
 
@@ -588,8 +590,25 @@ func (s *Service) RecordDenial(ctx context.Context, p *auth.Principal, action st
 // and returns the error to answer. paramsSHA256 identifies the arguments
 // as received.
 func (s *Service) RefuseInput(ctx context.Context, c Caller, action, paramsSHA256 string, err error) error {
+	return s.refuseCall(ctx, c, action, paramsSHA256, "", invalid("%v", err))
+}
+
+// RefuseDeclined records the refusal of a call whose approval the person
+// the client acts for declined to give (a client's elicitation of the
+// approval page, answered decline or cancel), and returns the error to
+// answer. The call does not run; the approval c.ApprovalID names, which
+// the event records as its target, is left as it is.
+func (s *Service) RefuseDeclined(ctx context.Context, c Caller, action, paramsSHA256 string) error {
+	return s.refuseCall(ctx, c, action, paramsSHA256, c.ApprovalID, &Error{Kind: KindDenied, Reason: ReasonApprovalDeclined,
+		Message: fmt.Sprintf("%s was not run: your user declined to open the approval page of approval %q. Do not "+
+			"repeat the call unless your user asks you to.", action, c.ApprovalID)})
+}
+
+// refuseCall records the refusal of a call refused before its operation
+// could run, in the principal's organization, and returns it.
+func (s *Service) refuseCall(ctx context.Context, c Caller, action, paramsSHA256, target string, refusal *Error) error {
 	ev := s.newEvent(c, action)
-	ev.ParamsSHA256 = paramsSHA256
+	ev.ParamsSHA256, ev.Target = paramsSHA256, target
 	if c.Principal != nil {
 		ev.OrgCode = c.Principal.OrgCode
 	}
@@ -600,5 +619,5 @@ func (s *Service) RefuseInput(ctx context.Context, c Caller, action, paramsSHA25
 			return s.refuse(ctx, ev, &Error{Kind: KindDenied, Reason: d.Reason, Message: d.Message, Missing: d.Missing, Policies: d.Policies})
 		}
 	}
-	return s.refuse(ctx, ev, invalid("%v", err))
+	return s.refuse(ctx, ev, refusal)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/orgscope/orgscope/auth"
+	"github.com/orgscope/orgscope/authz"
 	"github.com/orgscope/orgscope/internal/request"
 	"github.com/orgscope/orgscope/service"
 )
@@ -30,6 +31,15 @@ const (
 	MetaApproval   = "orgscope/approval"
 	MetaApprovalID = "orgscope/approval_id"
 )
+
+// ApprovalInput is the id of the one input request of a call that needs a
+// person's approval, asked of a client that can elicit a URL (protocol
+// 2026-07-28 or later, declaring URL-mode elicitation): the approval page,
+// in URL mode, with the approval's id as elicitationId. The result
+// (input_required) also carries MetaApproval, and the approval's id as its
+// requestState; the client retries the call with both, and the call runs
+// with that approval as with MetaApprovalID.
+const ApprovalInput = "orgscope/approval"
 
 // Relist tells clients listening for notifications that the tools they may
 // call may have changed (the access policy was reloaded). The go-sdk sends
@@ -85,6 +95,16 @@ func add[In, Out any](server *mcp.Server, svc *service.Service, t *mcp.Tool, cal
 				return errorResult(svc.RefuseInput(ctx, caller, t.Name, service.HashArguments(req.Params.Arguments), err).Error()), nil
 			}
 		}
+		elicit := elicitsURL(req)
+		if elicit && req.Params.RequestState != "" {
+			accepted, err := approvalAnswer(req.Params, &caller)
+			if err != nil {
+				return errorResult(svc.RefuseInput(ctx, caller, t.Name, service.HashArguments(req.Params.Arguments), err).Error()), nil
+			}
+			if !accepted {
+				return errorResult(svc.RefuseDeclined(ctx, caller, t.Name, service.HashArguments(req.Params.Arguments)).Error()), nil
+			}
+		}
 		var in In
 		if err := decodeArguments(req.Params.Arguments, &in); err != nil {
 			return errorResult(svc.RefuseInput(ctx, caller, t.Name, service.HashArguments(req.Params.Arguments), err).Error()), nil
@@ -93,8 +113,11 @@ func add[In, Out any](server *mcp.Server, svc *service.Service, t *mcp.Tool, cal
 		if err != nil {
 			var e *service.Error
 			if errors.As(err, &e) {
+				if elicit && e.Approval != nil {
+					return askApproval(e.Approval), nil
+				}
 				res := errorResult(e.Message)
-				if e.Approval != nil {
+				if e.Approval != nil && e.Reason == authz.ReasonApprovalRequired {
 					// Where a person approves the call, for clients that
 					// can open it; the message says the same for the model.
 					res.Meta = mcp.Meta{MetaApproval: e.Approval}
@@ -116,6 +139,61 @@ func add[In, Out any](server *mcp.Server, svc *service.Service, t *mcp.Tool, cal
 			Content:           []mcp.Content{&mcp.TextContent{Text: string(body)}},
 		}, nil
 	})
+}
+
+// elicitsURL reports whether the client of req can be asked to open a
+// URL for its user in the middle of a call: it speaks protocol 2026-07-28
+// or later, where a result can ask for input (input_required) and the call
+// is retried with it, and declares URL-mode elicitation in this request's
+// capabilities. The session's version must say so too: for any other
+// client the go-sdk would try to elicit over a back channel that a
+// stateless server does not have.
+func elicitsURL(req *mcp.CallToolRequest) bool {
+	const multiRoundTrip = "2026-07-28"
+	if req.ProtocolVersion() < multiRoundTrip {
+		return false
+	}
+	if req.Session == nil || req.Session.InitializeParams() == nil || req.Session.InitializeParams().ProtocolVersion < multiRoundTrip {
+		return false
+	}
+	caps := req.ClientCapabilities()
+	return caps != nil && caps.Elicitation != nil && caps.Elicitation.URL != nil
+}
+
+// askApproval is the answer to a call that waits for a person's approval,
+// for a client that can open the approval page for its user: an
+// elicitation of the page, to retry the call after.
+func askApproval(t *service.ApprovalTicket) *mcp.CallToolResult {
+	return &mcp.CallToolResult{
+		Meta: mcp.Meta{MetaApproval: t},
+		InputRequests: mcp.InputRequestMap{ApprovalInput: &mcp.ElicitParams{
+			Mode: "url", URL: t.URL, ElicitationID: t.ID, Message: t.Ask,
+		}},
+		RequestState: t.ID,
+	}
+}
+
+// approvalAnswer reads the retry of a call after askApproval: its
+// requestState names the approval (only a handle: the service checks the
+// approval itself), and its answer to the elicitation says whether the
+// person went to the page (accept) or not (decline, cancel).
+func approvalAnswer(p *mcp.CallToolParamsRaw, c *service.Caller) (accepted bool, err error) {
+	if c.ApprovalID != "" && c.ApprovalID != p.RequestState {
+		return false, fmt.Errorf("_meta %s and requestState name different approvals: send one", MetaApprovalID)
+	}
+	c.ApprovalID = p.RequestState
+	r, ok := p.InputResponses[ApprovalInput].(*mcp.ElicitResult)
+	if !ok {
+		return false, fmt.Errorf("a call retried with requestState needs inputResponses[%q], the answer to the "+
+			"elicitation of the approval page", ApprovalInput)
+	}
+	switch r.Action {
+	case "accept":
+		return true, nil
+	case "decline", "cancel":
+		return false, nil
+	}
+	return false, fmt.Errorf("inputResponses[%q].action must be accept, decline or cancel", ApprovalInput)
 }
 
 // decodeArguments reads a tool's arguments: a JSON object (or nothing)
