@@ -241,7 +241,8 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*session, bo
 // changed.
 func (c *Console) form(w http.ResponseWriter, r *http.Request) (*session, bool) {
 	if !c.sameOrigin(r) {
-		c.message(w, http.StatusForbidden, "Refused", "This form was sent from another site; nothing was changed.")
+		c.messageLink(w, http.StatusForbidden, "Refused", "This form was sent from another site; nothing was changed. "+
+			"To make this change, open the console and send the form from its page.", Path, "Go to the console")
 		return nil, false
 	}
 	s, ok := c.signedIn(w, r)
@@ -250,7 +251,8 @@ func (c *Console) form(w http.ResponseWriter, r *http.Request) (*session, bool) 
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		c.message(w, http.StatusBadRequest, "Bad request", "The form could not be read (it may be too large); nothing was changed.")
+		c.message(w, http.StatusBadRequest, "Bad request", "The form could not be read (it may be too large); nothing was changed. "+
+			"Go back, shorten what you entered and send it again.")
 		return nil, false
 	}
 	if sent := r.PostForm.Get("csrf"); subtle.ConstantTimeCompare([]byte(sent), []byte(s.csrf)) != 1 {

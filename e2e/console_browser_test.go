@@ -86,6 +86,23 @@ func (c *consoleTab) shot(name string) {
 	}
 }
 
+// fitsPhone opens each path at a phone's width (390 px) and checks that
+// the page does not scroll sideways: what is wider than the screen (a
+// table) scrolls in its own box.
+func (c *consoleTab) fitsPhone(paths ...string) {
+	c.t.Helper()
+	c.step("a phone's width", chromedp.EmulateViewport(390, 844))
+	for _, path := range paths {
+		c.open(path, "h1")
+		widths := result(c.t, c.ctx, "measure "+path, 5*time.Second,
+			chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+		if len(widths) != 2 || widths[0] > widths[1] {
+			c.t.Errorf("%s at 390 px: the page is %v px wide (page, window)", path, widths)
+		}
+	}
+	c.step("back to 1280×800", chromedp.EmulateViewport(1280, 800))
+}
+
 // signIn signs user in from the console's front door, through the
 // issuer's sign-in and consent pages, and waits for landing.
 func (c *consoleTab) signIn(user demoUser, landing string) {
@@ -186,7 +203,7 @@ func clientToken(t *testing.T, s *testServer, id, secret string) (string, error)
 // see or touch Beta, by URL or by a forged form; a member cannot reach the
 // console. Every page
 // is saved under testdata/artifacts/console/ at 1280×800, and one at a
-// phone's width.
+// phone's width, where no page scrolls sideways.
 func TestBrowserConsole(t *testing.T) {
 	exe := chromiumPath(t)
 	s := startWithPolicy(t, approvalPolicy(t), -1, &syncBuffer{})
@@ -437,6 +454,12 @@ func TestBrowserConsole(t *testing.T) {
 		revocations[0].Decision != "allow" || revocations[0].Outcome != "ok" {
 		t.Errorf("the revocation in the trail: %+v %v", revocations, err)
 	}
+
+	// At a phone's width no page scrolls sideways.
+	g.fitsPhone("/console/o/org_acme/", "/console/o/org_acme/people", "/console/o/org_acme/clients",
+		"/console/o/org_acme/clients/"+clientID, "/console/o/org_acme/delegations?include_revoked=on", "/console/o/org_acme/flags",
+		"/console/o/org_acme/audit", "/console/o/org_acme/approvals", "/console/o/org_acme/policy")
+	root.fitsPhone("/console/orgs", "/console/flags", "/console/keys")
 
 	// Beta is nowhere to be seen or touched.
 	beta := s.Clients["org_beta"]
