@@ -77,17 +77,24 @@ func (s *testServer) status(t *testing.T, token string) int {
 }
 
 type whoami struct {
-	Subject    string   `json:"subject"`
-	ClientID   string   `json:"client_id"`
-	GrantType  string   `json:"grant_type"`
-	Scopes     []string `json:"scopes"`
-	ActorChain []string `json:"actor_chain"`
-	Purpose    string   `json:"purpose"`
-	Tools      []string `json:"tools"`
-	Delegation *struct {
+	Issuer          string   `json:"issuer"`
+	Subject         string   `json:"subject"`
+	ClientID        string   `json:"client_id"`
+	OrgCode         string   `json:"org_code"`
+	GrantType       string   `json:"grant_type"`
+	Scopes          []string `json:"scopes"`
+	EffectiveScopes []string `json:"effective_scopes"`
+	ActorChain      []string `json:"actor_chain"`
+	Purpose         string   `json:"purpose"`
+	Tools           []string `json:"tools"`
+	Delegation      *struct {
 		Summary     string `json:"summary"`
+		PersonID    string `json:"person_user_id"`
 		PersonEmail string `json:"person_email"`
 		GrantID     string `json:"grant_id"`
+		Actors      []struct {
+			ClientID string `json:"client_id"`
+		} `json:"actors"`
 	} `json:"delegation"`
 }
 

@@ -4,19 +4,24 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
 	"github.com/orgscope/orgscope/internal/tokentest"
+	"github.com/orgscope/orgscope/store"
 )
 
 // freeAddr reserves a loopback port for a server that must know its URL
@@ -305,4 +310,209 @@ func signedLike(t *testing.T, keys *jose.JSONWebKeySet, token string) string {
 	k := keys.Keys[0]
 	iss := &tokentest.Issuer{Key: k.Key.(*rsa.PrivateKey), KID: k.KeyID}
 	return iss.Sign(t, claims)
+}
+
+// TestExternalDelegatedToken: the external provider's tokens that carry
+// act (RFC 8693) — an agent acting for the token's subject, a sub-agent
+// acting through that agent, an agent that may_act allows — are delegated
+// principals, as the embedded issuer's exchanged tokens are: whoami tells
+// the actor chain, the current actor first, and a write is audited with it
+// and the purpose. They are decided on the token's scopes alone, since only
+// the embedded issuer's grants and clients bound a delegation at each call
+// (README, Delegation): the agents here are no clients of OrgScope's. An act
+// that is not an object or nests deeper than auth.MaxActors, or a may_act
+// that does not allow the actor, is refused with 401 invalid_token, logged
+// and counted as a refused token, and changes nothing.
+func TestExternalDelegatedToken(t *testing.T) {
+	logs := &syncBuffer{}
+	e := startExternal(t, idpOptions{}, nil, func(c *app.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	s := e.s
+	st := s.openStore(t)
+	events := func(t *testing.T, f store.AuditFilter) []store.AuditEvent {
+		t.Helper()
+		evs, _, err := st.ListAuditEvents(t.Context(), "org_acme", f, store.Page{Limit: store.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	// written checks that create_user as token succeeds and is audited
+	// with subject, client, actor chain and purpose.
+	written := func(t *testing.T, token, email, subject string, chain []string, purpose string) {
+		t.Helper()
+		if r := s.tool(t, token, "create_user", map[string]any{"email": email}); r.Result.IsError {
+			t.Fatalf("create_user: %s", r.text())
+		}
+		evs := events(t, store.AuditFilter{Action: "tools/call:create_user", ClientID: subject})
+		if len(evs) == 0 {
+			t.Fatalf("no audit event of %s's create_user", subject)
+		}
+		if ev := evs[0]; ev.Subject != subject || !slices.Equal(ev.ActorChain, chain) || ev.Purpose != purpose ||
+			ev.Decision != "allow" || ev.Outcome != "ok" {
+			t.Errorf("the write's audit event: %+v; want subject %s, actor chain %v, purpose %q", ev, subject, chain, purpose)
+		}
+	}
+	actJSON := func(claims map[string]any) string {
+		b, _ := json.Marshal(claims["act"])
+		return string(b)
+	}
+	agentAct := `{"client_id":"` + idpAgent + `","sub":"` + idpAgent + `"}`
+
+	t.Run("an agent acting for the subject", func(t *testing.T) {
+		token := e.token(t, idpDelegatedID, idpDelegatedSecret, "read:users write:users")
+		if _, c := decodeJWT(t, token); c["sub"] != idpDelegatedID || actJSON(c) != agentAct || c["purpose"] != idpDelegatedPurpose {
+			t.Fatalf("the provider's token carries no delegation: %v", c)
+		}
+		var who whoami
+		structured(t, s.tool(t, token, "whoami", nil), &who)
+		if who.Issuer != e.idp.Issuer || who.Subject != idpDelegatedID || who.ClientID != idpDelegatedID || who.OrgCode != "org_acme" ||
+			!slices.Equal(who.ActorChain, []string{idpAgent}) || who.Purpose != idpDelegatedPurpose || who.EffectiveScopes != nil ||
+			who.Delegation == nil || who.Delegation.PersonID != idpDelegatedID || len(who.Delegation.Actors) != 1 ||
+			who.Delegation.Actors[0].ClientID != idpAgent ||
+			who.Delegation.Summary != fmt.Sprintf("agent %s acting for %s, purpose %q", idpAgent, idpDelegatedID, idpDelegatedPurpose) {
+			t.Errorf("whoami: %+v %+v", who, who.Delegation)
+		}
+		written(t, token, "external.hire@acme.example", idpDelegatedID, []string{idpAgent}, idpDelegatedPurpose)
+	})
+
+	t.Run("a sub-agent acting through the agent", func(t *testing.T) {
+		token := e.token(t, idpChainedID, idpChainedSecret, "read:users write:users")
+		want := `{"act":` + agentAct + `,"client_id":"` + idpSubAgent + `","sub":"` + idpSubAgent + `"}`
+		if _, c := decodeJWT(t, token); actJSON(c) != want {
+			t.Fatalf("the provider's act %s, want %s", actJSON(c), want)
+		}
+		var who whoami
+		structured(t, s.tool(t, token, "whoami", nil), &who)
+		chain := []string{idpSubAgent, idpAgent}
+		if who.Subject != idpChainedID || !slices.Equal(who.ActorChain, chain) || who.Delegation == nil ||
+			who.Delegation.Summary != fmt.Sprintf("agent %s acting for %s, through agent %s", idpSubAgent, idpChainedID, idpAgent) {
+			t.Errorf("whoami: %+v %+v", who, who.Delegation)
+		}
+		written(t, token, "external.chained@acme.example", idpChainedID, chain, "")
+	})
+
+	t.Run("an agent that may_act allows", func(t *testing.T) {
+		token := e.token(t, idpMayActID, idpMayActSecret, "read:users")
+		if _, c := decodeJWT(t, token); actJSON(c) != agentAct || fmt.Sprint(c["may_act"]) != "map[client_id:"+idpAgent+"]" {
+			t.Fatalf("the provider's token: %v", c)
+		}
+		var who whoami
+		structured(t, s.tool(t, token, "whoami", nil), &who)
+		if who.Subject != idpMayActID || !slices.Equal(who.ActorChain, []string{idpAgent}) {
+			t.Errorf("whoami: %+v", who)
+		}
+	})
+
+	t.Run("decided on the token's scopes", func(t *testing.T) {
+		token := e.token(t, idpDelegatedID, idpDelegatedSecret, "read:users")
+		list := s.tool(t, token, "list_users", nil)
+		if list.Result.IsError || !strings.Contains(list.text(), "@acme.example") || strings.Contains(list.text(), "@beta.example") {
+			t.Errorf("list_users: %s", list.text())
+		}
+		status, ch := challenge(t, s, token, "create_user", map[string]any{"email": "not.hired@acme.example"})
+		if status != http.StatusForbidden || ch["error"] != "insufficient_scope" || !sameScopes(ch["scope"], []string{"read:users", "write:users"}) {
+			t.Errorf("create_user without write:users: %d %v", status, ch)
+		}
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		refusedBefore := invalidTokenRefusals(t, s)
+		depth := func(act any) int {
+			n := 0
+			for m, ok := act.(map[string]any); ok; m, ok = m["act"].(map[string]any) {
+				n++
+			}
+			return n
+		}
+		for _, tc := range []struct {
+			name, id, secret string
+			carries          func(claims map[string]any) bool // what the provider's token is about
+			reason           string                           // in error_description and the log
+		}{
+			{"may_act names another actor", idpMayNotActID, idpMayNotActSecret,
+				func(c map[string]any) bool {
+					return actJSON(c) == agentAct && fmt.Sprint(c["may_act"]) == "map[client_id:other-agent]"
+				},
+				"its may_act claim allows"},
+			{"act is not an object", idpBadActID, idpBadActSecret,
+				func(c map[string]any) bool { return c["act"] == idpAgent }, "act claim is not valid"},
+			{"act nests too deep", idpDeepActID, idpDeepActSecret,
+				func(c map[string]any) bool { return depth(c["act"]) == auth.MaxActors+1 }, "act claim is not valid"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				token := e.token(t, tc.id, tc.secret, "read:users write:users")
+				if _, c := decodeJWT(t, token); !tc.carries(c) {
+					t.Fatalf("the provider's token does not carry the case: %v", c)
+				}
+				before, audited := snapshot(t, st), len(events(t, store.AuditFilter{}))
+				logged := strings.Count(logs.String(), tc.reason)
+				resp, body := s.callTool(t, token, "create_user", map[string]any{"email": tc.id + "@acme.example"})
+				cs, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
+				if err != nil || len(cs) != 1 {
+					t.Fatalf("HTTP %d, WWW-Authenticate %q: %v", resp.StatusCode, resp.Header.Values("WWW-Authenticate"), err)
+				}
+				ch := cs[0].Params
+				if resp.StatusCode != http.StatusUnauthorized || ch["error"] != "invalid_token" ||
+					!strings.Contains(ch["error_description"], tc.reason) ||
+					ch["resource_metadata"] != s.URL+"/.well-known/oauth-protected-resource/mcp" {
+					t.Errorf("HTTP %d %v: %s; want 401 invalid_token about %q", resp.StatusCode, ch, body, tc.reason)
+				}
+				if strings.Contains(ch["error_description"], "agent") || strings.Contains(string(body), token) {
+					t.Errorf("the refusal repeats the token: %q %s", ch["error_description"], body)
+				}
+				if snapshot(t, st) != before || len(events(t, store.AuditFilter{})) != audited {
+					t.Error("the refused call changed the database or was audited as a call")
+				}
+				if !slices.ContainsFunc(strings.Split(logs.String(), "\n"), func(l string) bool {
+					return strings.Contains(l, `msg="token refused"`) && strings.Contains(l, tc.reason)
+				}) || strings.Count(logs.String(), tc.reason) != logged+1 {
+					t.Errorf("the refusal is not logged once as a refused token:\n%s", logs.String())
+				}
+			})
+		}
+		if got := invalidTokenRefusals(t, s) - refusedBefore; got != 3 {
+			t.Errorf("orgscope_refusals_total{reason=\"invalid_token\"} rose by %v, want 3", got)
+		}
+	})
+}
+
+// TestExternalDelegatedOpaqueToken: act and may_act read from the
+// provider's introspection answer are read as from a JWT.
+func TestExternalDelegatedOpaqueToken(t *testing.T) {
+	e := startExternal(t, idpOptions{Opaque: true}, func(is *auth.Issuer) {
+		is.Introspection = &auth.IntrospectionConfig{ClientID: idpIntrospectorID, ClientSecret: idpIntrospectorSecret}
+	}, nil)
+	s := e.s
+	chained := e.token(t, idpChainedID, idpChainedSecret, "read:users")
+	if strings.Count(chained, ".") == 2 {
+		t.Fatal("the provider issued a JWT in opaque mode")
+	}
+	var who whoami
+	structured(t, s.tool(t, chained, "whoami", nil), &who)
+	if who.Subject != idpChainedID || !slices.Equal(who.ActorChain, []string{idpSubAgent, idpAgent}) {
+		t.Errorf("whoami of an opaque delegated token: %+v", who)
+	}
+	status, ch := challenge(t, s, e.token(t, idpMayNotActID, idpMayNotActSecret, "read:users"), "whoami", nil)
+	if status != http.StatusUnauthorized || ch["error"] != "invalid_token" || !strings.Contains(ch["error_description"], "may_act") {
+		t.Errorf("an opaque token whose may_act does not allow its actor: %d %v", status, ch)
+	}
+}
+
+// invalidTokenRefusals reads orgscope_refusals_total{reason="invalid_token"}
+// from the server's /metrics.
+func invalidTokenRefusals(t *testing.T, s *testServer) float64 {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return sumOf(families["orgscope_refusals_total"], map[string]string{"reason": "invalid_token"})
 }

@@ -38,6 +38,20 @@ const (
 	idpShortID, idpShortSecret               = "short-m2m", "short-secret"   // org_acme, idpOptions.ShortTTL
 	idpIntrospectorID, idpIntrospectorSecret = "introspector", "introspector-secret"
 
+	// Delegated tokens (RFC 8693), all org_acme: act names idpAgent acting
+	// for the client (its sub); chained-m2m's names idpSubAgent acting
+	// through idpAgent; may-act-m2m's may_act allows idpAgent,
+	// may-not-act-m2m's another; bad-act-m2m's act is a string;
+	// deep-act-m2m's nests auth.MaxActors+1 actors.
+	idpDelegatedID, idpDelegatedSecret = "delegated-m2m", "delegated-secret" // purpose idpDelegatedPurpose
+	idpChainedID, idpChainedSecret     = "chained-m2m", "chained-secret"
+	idpMayActID, idpMayActSecret       = "may-act-m2m", "may-act-secret"
+	idpMayNotActID, idpMayNotActSecret = "may-not-act-m2m", "may-not-act-secret"
+	idpBadActID, idpBadActSecret       = "bad-act-m2m", "bad-act-secret"
+	idpDeepActID, idpDeepActSecret     = "deep-act-m2m", "deep-act-secret"
+	idpAgent, idpSubAgent              = "support-agent", "sub-agent"
+	idpDelegatedPurpose                = "onboard the new hire of ticket 7"
+
 	// idpOtherResource is a second resource the provider mints tokens for.
 	idpOtherResource = "https://other.example/api"
 

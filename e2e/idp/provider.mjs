@@ -57,8 +57,9 @@ const keys = process.env.KEYS_FILE
     kid: 'generated', alg: 'RS256', use: 'sig',
   }];
 
-// Machine clients. org_code goes into every access token they get.
-const m2m = (clientId, secret, orgCode) => ({
+// Machine clients. org_code, and any claims given, go into every access
+// token they get.
+const m2m = (clientId, secret, orgCode, claims) => ({
   client: {
     client_id: clientId,
     client_secret: secret,
@@ -69,15 +70,32 @@ const m2m = (clientId, secret, orgCode) => ({
     token_endpoint_auth_method: 'client_secret_post',
   },
   orgCode,
+  claims,
 });
+// Delegated tokens (RFC 8693 act, may_act). A client_credentials token's
+// sub is its client (oidc-provider sets it; extra claims cannot change it);
+// act names who acts for that subject, the current actor outermost.
+const agent = { sub: 'support-agent', client_id: 'support-agent' };
+const subAgent = { sub: 'sub-agent', client_id: 'sub-agent', act: agent };
+const deepAct = Array.from({ length: 9 }, (_, i) => `agent-${i + 1}`)
+  .reduce((act, id) => ({ sub: id, client_id: id, ...(act ? { act } : {}) }), undefined);
 const registry = [
   m2m('acme-m2m', 'acme-secret', 'org_acme'),
   m2m('beta-m2m', 'beta-secret', 'org_beta'),
   m2m('global-m2m', 'global-secret', undefined),
   m2m('short-m2m', 'short-secret', 'org_acme'),
   m2m('introspector', 'introspector-secret', undefined),
+  m2m('delegated-m2m', 'delegated-secret', 'org_acme', { act: agent, purpose: 'onboard the new hire of ticket 7' }),
+  m2m('chained-m2m', 'chained-secret', 'org_acme', { act: subAgent }),
+  m2m('may-act-m2m', 'may-act-secret', 'org_acme', { act: agent, may_act: { client_id: 'support-agent' } }),
+  m2m('may-not-act-m2m', 'may-not-act-secret', 'org_acme', { act: agent, may_act: { client_id: 'other-agent' } }),
+  m2m('bad-act-m2m', 'bad-act-secret', 'org_acme', { act: 'support-agent' }),
+  m2m('deep-act-m2m', 'deep-act-secret', 'org_acme', { act: deepAct }),
 ];
-const orgCodes = new Map(registry.map(({ client, orgCode }) => [client.client_id, orgCode]));
+const extraClaims = new Map(registry.map(({ client, orgCode, claims }) => [
+  client.client_id,
+  orgCode || claims ? { ...(orgCode ? { org_code: orgCode } : {}), ...claims } : undefined,
+]));
 
 // Bind first so that PORT=0 yields the real port for the issuer.
 const server = http.createServer();
@@ -128,8 +146,7 @@ const provider = new Provider(issuer, {
   },
   // Ends up in the JWT payload (jwt) or the introspection response (opaque).
   async extraTokenClaims(ctx, token) {
-    const orgCode = orgCodes.get(token.clientId);
-    return orgCode ? { org_code: orgCode } : undefined;
+    return structuredClone(extraClaims.get(token.clientId));
   },
   ttl: {
     ClientCredentials(ctx, token, client) {
