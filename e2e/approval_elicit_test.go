@@ -140,15 +140,7 @@ func TestApprovalElicitation(t *testing.T) {
 	ada := s.Users["ada@acme.example"]
 	token := agentFor(t, s, ada, "read:users write:users delete:users")
 	st := s.openStore(t)
-	var victims []string
-	for _, email := range []string{"temp1@acme.example", "temp2@acme.example"} {
-		var u store.User
-		r := s.callApproved(t, token, "create_user", map[string]any{"email": email}, "")
-		if r.IsError || json.Unmarshal(r.StructuredContent, &u) != nil {
-			t.Fatalf("create_user: %s", r.text())
-		}
-		victims = append(victims, u.ID)
-	}
+	victims := createTempUsers(t, s, token)
 	del := func(i int) *mcp.CallToolParams {
 		return &mcp.CallToolParams{Name: "delete_user", Arguments: map[string]any{"user_id": victims[i]}}
 	}

@@ -57,6 +57,22 @@ func (a toolAnswer) text() string {
 
 // callApproved calls a tool with _meta {"orgscope/approval_id": approvalID}
 // (none when empty).
+// createTempUsers creates temp1@ and temp2@acme.example with token, which
+// may create users without an approval, and returns their ids.
+func createTempUsers(t *testing.T, s *testServer, token string) []string {
+	t.Helper()
+	var ids []string
+	for _, email := range []string{"temp1@acme.example", "temp2@acme.example"} {
+		var u store.User
+		r := s.callApproved(t, token, "create_user", map[string]any{"email": email}, "")
+		if r.IsError || json.Unmarshal(r.StructuredContent, &u) != nil {
+			t.Fatalf("create_user: %s", r.text())
+		}
+		ids = append(ids, u.ID)
+	}
+	return ids
+}
+
 func (s *testServer) callApproved(t *testing.T, token, tool string, args map[string]any, approvalID string) toolAnswer {
 	t.Helper()
 	params := map[string]any{"name": tool, "arguments": args}
@@ -156,15 +172,7 @@ func TestApprovalFlow(t *testing.T) {
 	ada, grace := s.Users["ada@acme.example"], s.Users["grace@acme.example"]
 	agent := agentFor(t, s, ada, "read:users write:users delete:users")
 	st := s.openStore(t)
-	var victims []string
-	for _, email := range []string{"temp1@acme.example", "temp2@acme.example"} {
-		var u store.User
-		r := s.callApproved(t, agent, "create_user", map[string]any{"email": email}, "")
-		if r.IsError || json.Unmarshal(r.StructuredContent, &u) != nil {
-			t.Fatalf("create_user: %s", r.text())
-		}
-		victims = append(victims, u.ID)
-	}
+	victims := createTempUsers(t, s, agent)
 	del := func(i int) map[string]any { return map[string]any{"user_id": victims[i]} }
 
 	// 1. The call is refused with a ticket; asking again gives the same one.

@@ -15,8 +15,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/orgscope/orgscope/auth"
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
@@ -504,15 +502,5 @@ func TestExternalDelegatedOpaqueToken(t *testing.T) {
 // from the server's /metrics.
 func invalidTokenRefusals(t *testing.T, s *testServer) float64 {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v", err)
-	}
-	return sumOf(families["orgscope_refusals_total"], map[string]string{"reason": "invalid_token"})
+	return sumOf(scrapeMetrics(t, s)["orgscope_refusals_total"], map[string]string{"reason": "invalid_token"})
 }

@@ -152,16 +152,7 @@ func TestMetricsOfTheRunningServer(t *testing.T) {
 		t.Fatalf("create_user with a read token: HTTP %d, want 403", resp.StatusCode)
 	}
 
-	resp, err := http.Get(s.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v", err)
-	}
+	families := scrapeMetrics(t, s)
 	checks := []struct {
 		family  string
 		labels  map[string]string
@@ -184,6 +175,22 @@ func TestMetricsOfTheRunningServer(t *testing.T) {
 			t.Errorf("%s%v = %v, want at least %v", c.family, c.labels, got, c.atLeast)
 		}
 	}
+}
+
+// scrapeMetrics reads the server's /metrics, which must parse.
+func scrapeMetrics(t *testing.T, s *testServer) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return families
 }
 
 // sumOf adds the values (counts, for histograms) of a family's series that
