@@ -1,10 +1,6 @@
 package authserver_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"net/http"
@@ -23,43 +19,6 @@ import (
 	"github.com/orgscope/orgscope/internal/tokentest"
 	"github.com/orgscope/orgscope/store"
 )
-
-// signingKey is a client's private key as a JWK, with kid and alg.
-func signingKey(t *testing.T, kind, kid string) jose.JSONWebKey {
-	t.Helper()
-	var k any
-	var err error
-	alg := ""
-	switch kind {
-	case "RS256", "PS256":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-		alg = kind
-	case "ES256":
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		alg = kind
-	case "EdDSA":
-		_, k, err = ed25519.GenerateKey(rand.Reader)
-		alg = kind
-	}
-	if err != nil || k == nil {
-		t.Fatalf("generate %s key: %v", kind, err)
-	}
-	return jose.JSONWebKey{Key: k, KeyID: kid, Algorithm: alg, Use: "sig"}
-}
-
-// jwksOf is the public JWKS of keys, each pinned to its alg.
-func jwksOf(t *testing.T, keys ...jose.JSONWebKey) json.RawMessage {
-	t.Helper()
-	set := jose.JSONWebKeySet{}
-	for _, k := range keys {
-		set.Keys = append(set.Keys, k.Public())
-	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // keyClient stores a machine client of org_acme that authenticates with
 // the keys of jwks (or at jwksURI), as the service does.
@@ -113,8 +72,8 @@ func TestAssertionAlgorithms(t *testing.T) {
 	f := newFixture(t, nil)
 	for _, alg := range []string{"RS256", "ES256", "EdDSA", "PS256"} {
 		t.Run(alg, func(t *testing.T) {
-			key := signingKey(t, alg, "k-"+alg)
-			c := keyClient(t, f.st, jwksOf(t, key), "")
+			key := tokentest.ClientKey(t, alg, "k-"+alg)
+			c := keyClient(t, f.st, tokentest.PublicJWKS(t, key), "")
 			for _, aud := range []string{issuer, issuer + authserver.TokenPath} {
 				rec, body := f.post(authserver.TokenPath, "", assertionForm(f.assertion(t, key, c.ID, func(a *clientkeys.Assertion) { a.Audience = aud })))
 				if rec.Code != http.StatusOK {
@@ -135,15 +94,15 @@ func TestAssertionAlgorithms(t *testing.T) {
 func TestAssertionRefusals(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := t.Context()
-	key := signingKey(t, "RS256", "good")
-	other := signingKey(t, "RS256", "other")
-	c := keyClient(t, f.st, jwksOf(t, key), "")
+	key := tokentest.ClientKey(t, "RS256", "good")
+	other := tokentest.ClientKey(t, "RS256", "other")
+	c := keyClient(t, f.st, tokentest.PublicJWKS(t, key), "")
 	forger := &tokentest.Issuer{URL: issuer, Key: key.Key.(*rsa.PrivateKey), KID: "good"}
 	secretClient, secret, err := createMachineClient(ctx, f.st, machineClient{Name: "With secret", OrgCode: "org_acme", Scopes: []string{"read:users"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	disabled := keyClient(t, f.st, jwksOf(t, key), "")
+	disabled := keyClient(t, f.st, tokentest.PublicJWKS(t, key), "")
 	if _, err := f.st.UpdateClient(ctx, disabled.ID, store.ClientUpdate{DisabledAt: ptr(f.clock.Now())}); err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +264,8 @@ func TestAssertionRefusals(t *testing.T) {
 // exactly one token.
 func TestAssertionReplayRace(t *testing.T) {
 	f := newFixture(t, nil)
-	key := signingKey(t, "ES256", "k")
-	c := keyClient(t, f.st, jwksOf(t, key), "")
+	key := tokentest.ClientKey(t, "ES256", "k")
+	c := keyClient(t, f.st, tokentest.PublicJWKS(t, key), "")
 	a := f.assertion(t, key, c.ID, nil)
 	var ok atomic.Int64
 	var wg sync.WaitGroup
@@ -327,8 +286,8 @@ func TestAssertionReplayRace(t *testing.T) {
 // clients with assertions too, and the metadata says so.
 func TestAssertionAtEveryEndpoint(t *testing.T) {
 	f := newFixture(t, nil)
-	key := signingKey(t, "EdDSA", "k")
-	c := keyClient(t, f.st, jwksOf(t, key), "")
+	key := tokentest.ClientKey(t, "EdDSA", "k")
+	c := keyClient(t, f.st, tokentest.PublicJWKS(t, key), "")
 	_, body := f.post(authserver.TokenPath, "", assertionForm(f.assertion(t, key, c.ID, nil)))
 	token, _ := body["access_token"].(string)
 	if token == "" {
@@ -401,8 +360,8 @@ func (h *keyHost) publish(set json.RawMessage) {
 // after the last fetch has passed; an unknown kid before then is refused
 // without a fetch.
 func TestAssertionJWKSURI(t *testing.T) {
-	first, second := signingKey(t, "ES256", "first"), signingKey(t, "RS256", "second")
-	host := newKeyHost(t, jwksOf(t, first))
+	first, second := tokentest.ClientKey(t, "ES256", "first"), tokentest.ClientKey(t, "RS256", "second")
+	host := newKeyHost(t, tokentest.PublicJWKS(t, first))
 	f := newFixture(t, func(o *authserver.Options) {
 		o.MetadataDocumentClient, o.MetadataDocumentAllowPrivate = host.srv.Client(), true
 	})
@@ -420,7 +379,7 @@ func TestAssertionJWKSURI(t *testing.T) {
 	}
 
 	// The client rotates: the new key is published next to the old one.
-	host.publish(jwksOf(t, first, second))
+	host.publish(tokentest.PublicJWKS(t, first, second))
 	rec, body := token(second)
 	wantInvalidClient(t, rec, body, "a new kid within the cooldown")
 	if n := host.fetches.Load(); n != 1 {
@@ -434,7 +393,7 @@ func TestAssertionJWKSURI(t *testing.T) {
 		t.Errorf("%d fetches after the cooldown, want 2", n)
 	}
 	// The old key is withdrawn: refused once the keys are refreshed.
-	host.publish(jwksOf(t, second))
+	host.publish(tokentest.PublicJWKS(t, second))
 	f.clock.Advance(authserver.ClientKeysRefresh + time.Second)
 	rec, body = token(first)
 	wantInvalidClient(t, rec, body, "a withdrawn key after the refresh")
@@ -456,8 +415,8 @@ func TestAssertionJWKSURI(t *testing.T) {
 // confidential: it redeems its code and refreshes with an assertion, and
 // without one it is invalid_client.
 func TestAssertionMetadataDocumentClient(t *testing.T) {
-	key := signingKey(t, "RS256", "chatgpt-1")
-	keys := newKeyHost(t, jwksOf(t, key))
+	key := tokentest.ClientKey(t, "RS256", "chatgpt-1")
+	keys := newKeyHost(t, tokentest.PublicJWKS(t, key))
 	docs := newCIMDHost(t)
 	docs.docs["/client.json"] = jsonDoc("max-age=60", map[string]any{"client_name": "Signing Agent", "redirect_uris": []string{flowRedirect},
 		"grant_types": []string{"authorization_code", "refresh_token"}, "token_endpoint_auth_method": "private_key_jwt",
@@ -489,7 +448,7 @@ func TestAssertionMetadataDocumentClient(t *testing.T) {
 		t.Errorf("refresh with an assertion: %d %v", rec.Code, body)
 	}
 	// ES256 is not the algorithm the document named.
-	es := signingKey(t, "ES256", "chatgpt-1")
+	es := tokentest.ClientKey(t, "ES256", "chatgpt-1")
 	refresh.Set("client_assertion", f.assertion(t, es, clientID, nil))
 	rec, body = f.post(authserver.TokenPath, "", refresh)
 	wantInvalidClient(t, rec, body, "an algorithm other than the document's")

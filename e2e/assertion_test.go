@@ -2,11 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -28,38 +23,8 @@ import (
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
 	"github.com/orgscope/orgscope/internal/clientkeys"
 	"github.com/orgscope/orgscope/internal/testdeps"
+	"github.com/orgscope/orgscope/internal/tokentest"
 )
-
-// clientKey is a machine client's private key as a JWK pinned to alg.
-func clientKey(t *testing.T, alg, kid string) jose.JSONWebKey {
-	t.Helper()
-	var k any
-	var err error
-	switch alg {
-	case "RS256":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "ES256":
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	if err != nil || k == nil {
-		t.Fatalf("key %s: %v", alg, err)
-	}
-	return jose.JSONWebKey{Key: k, KeyID: kid, Algorithm: alg, Use: "sig"}
-}
-
-// publicSet is the JWKS of keys' public halves.
-func publicSet(t *testing.T, keys ...jose.JSONWebKey) []byte {
-	t.Helper()
-	set := jose.JSONWebKeySet{}
-	for _, k := range keys {
-		set.Keys = append(set.Keys, k.Public())
-	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // createKeyClient makes a machine client with the command line, with a
 // JWKS file (jwks) or a jwks_uri, and returns its id.
@@ -117,8 +82,8 @@ func assertionForm(assertion, resource string) url.Values {
 func TestAssertionGoSDKClient(t *testing.T) {
 	s := startServer(t, serverOptions{})
 	ctx := t.Context()
-	key := clientKey(t, "ES256", "agent-1")
-	id := createKeyClient(t, []string{"--db", s.DBPath}, publicSet(t, key), "", "--org", "org_acme", "--scopes", "read:users read:orgs")
+	key := tokentest.ClientKey(t, "ES256", "agent-1")
+	id := createKeyClient(t, []string{"--db", s.DBPath}, tokentest.PublicJWKS(t, key), "", "--org", "org_acme", "--scopes", "read:users read:orgs")
 
 	prm, err := oauthex.GetProtectedResourceMetadata(ctx, s.URL+"/.well-known/oauth-protected-resource/mcp", s.Resource, http.DefaultClient)
 	if err != nil {
@@ -174,8 +139,8 @@ func TestAssertionReplayAcrossReplicas(t *testing.T) {
 	c := startCluster(t, 2, testdeps.RequirePostgres(t))
 	a, b := c.via(0), c.via(1)
 	db := []string{"--database-url", c.dbURL, "--database-schema", c.schema}
-	key := clientKey(t, "RS256", "replicated")
-	id := createKeyClient(t, db, publicSet(t, key), "", "--org", "org_beta", "--scopes", "read:users")
+	key := tokentest.ClientKey(t, "RS256", "replicated")
+	id := createKeyClient(t, db, tokentest.PublicJWKS(t, key), "", "--org", "org_beta", "--scopes", "read:users")
 	issuer := c.replicas[0].URL // the public URL: every replica's issuer identifier
 
 	assertion, err := clientkeys.Sign(key, "RS256", clientkeys.Assertion{ClientID: id, Audience: issuer})
@@ -250,8 +215,8 @@ func (k *keyServer) publish(set []byte) {
 func TestAssertionJWKSURIRotation(t *testing.T) {
 	clock := &testClock{}
 	s := startServer(t, serverOptions{config: func(c *app.Config) { c.Now, c.CIMDAllowPrivate = clock.Now, true }})
-	first, second := clientKey(t, "ES256", "2026-11"), clientKey(t, "RS256", "2026-12")
-	keys := newKeyServer(t, publicSet(t, first))
+	first, second := tokentest.ClientKey(t, "ES256", "2026-11"), tokentest.ClientKey(t, "RS256", "2026-12")
+	keys := newKeyServer(t, tokentest.PublicJWKS(t, first))
 	id := createKeyClient(t, []string{"--db", s.DBPath}, nil, keys.srv.URL+"/jwks.json", "--org", "org_acme", "--scopes", "read:users")
 	token := func(key jose.JSONWebKey) (int, map[string]any) {
 		a, err := clientkeys.Sign(key, key.Algorithm, clientkeys.Assertion{ClientID: id, Audience: s.URL, Now: clock.Now()})
@@ -263,7 +228,7 @@ func TestAssertionJWKSURIRotation(t *testing.T) {
 	if status, body := token(first); status != http.StatusOK {
 		t.Fatalf("the published key: %d %v", status, body)
 	}
-	keys.publish(publicSet(t, first, second))
+	keys.publish(tokentest.PublicJWKS(t, first, second))
 	if status, body := token(second); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
 		t.Errorf("a new kid within the cooldown: %d %v", status, body)
 	}

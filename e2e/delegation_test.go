@@ -14,6 +14,7 @@ import (
 	"github.com/orgscope/orgscope/cmd/orgscope/app"
 	"github.com/orgscope/orgscope/internal/clientkeys"
 	"github.com/orgscope/orgscope/internal/testdeps"
+	"github.com/orgscope/orgscope/internal/tokentest"
 	"github.com/orgscope/orgscope/store"
 )
 
@@ -297,8 +298,8 @@ func TestDelegationWithAssertion(t *testing.T) {
 	s := startServer(t, serverOptions{})
 	ctx := t.Context()
 	db := []string{"--db", s.DBPath}
-	key := clientKey(t, "ES256", "delegate-1")
-	id := createKeyClient(t, db, publicSet(t, key), "", "--org", "org_acme", "--scopes", "read:users", "--delegate")
+	key := tokentest.ClientKey(t, "ES256", "delegate-1")
+	id := createKeyClient(t, db, tokentest.PublicJWKS(t, key), "", "--org", "org_acme", "--scopes", "read:users", "--delegate")
 	ada := s.Users["ada@acme.example"]
 	st := s.openStore(t)
 
@@ -365,7 +366,7 @@ func TestDelegationWithAssertion(t *testing.T) {
 		t.Fatalf("after the exchange: delegations %+v, %d exchange events; want one of each by %s", delegations, events, id)
 	}
 
-	other := clientKey(t, "ES256", "delegate-1") // the registered kid, another key
+	other := tokentest.ClientKey(t, "ES256", "delegate-1") // the registered kid, another key
 	sign := func(k jose.JSONWebKey, jti string) string {
 		a, err := clientkeys.Sign(k, "ES256", clientkeys.Assertion{ClientID: id, Audience: s.URL, ID: jti})
 		if err != nil {
@@ -377,7 +378,7 @@ func TestDelegationWithAssertion(t *testing.T) {
 		{"the same assertion again", assertion},
 		{"a new assertion reusing its jti", sign(key, jti)},
 		{"an assertion signed by another key", sign(other, "")},
-		{"an assertion signed by another key under an unknown kid", sign(clientKey(t, "ES256", "delegate-2"), "")},
+		{"an assertion signed by another key under an unknown kid", sign(tokentest.ClientKey(t, "ES256", "delegate-2"), "")},
 	} {
 		resp, body := exchange(tc.assertion)
 		if resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid_client" || body["access_token"] != nil ||
