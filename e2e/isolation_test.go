@@ -489,33 +489,25 @@ func (g *isoGen) email(org string) any {
 // clientID returns a client_id argument: of the org the call acts on, of
 // another org, global, never existing, or malformed.
 func (g *isoGen) clientID(org string) any {
-	var own, others []string
-	for _, id := range g.w.clientIDs {
-		if g.w.clientOrg[id] == org {
-			own = append(own, id)
-		} else {
-			others = append(others, id)
-		}
-	}
-	switch x := g.r.Float64(); {
-	case x < 0.45 && len(own) > 0:
-		return g.pick(own)
-	case x < 0.8:
-		return g.pick(others)
-	case x < 0.9:
-		return fmt.Sprintf("%016x%016x", g.r.Uint64(), g.r.Uint64())
-	case x < 0.97:
-		return g.pick([]string{"", "not an id", "' OR 1=1 --", strings.Repeat("c", 130)})
-	}
-	return 9
+	return g.ownedID(org, g.w.clientIDs, g.w.clientOrg, "%016x%016x",
+		[]string{"", "not an id", "' OR 1=1 --", strings.Repeat("c", 130)}, 9)
 }
 
 // grantID returns a grant_id argument: of the org the call acts on, of
 // another org, never existing, or malformed.
 func (g *isoGen) grantID(org string) any {
+	return g.ownedID(org, g.w.grantIDs, g.w.grantOrg, "grt_%016x%016x",
+		[]string{"", "grt_", "GRT_0123456789abcdef0123456789abcdef", "' OR 1=1 --"}, 11)
+}
+
+// ownedID returns an id argument: one of ids (each of the org owner
+// names) of the org the call acts on or of another, a well-formed one that
+// never existed (fresh, formatted with two random numbers), one of
+// malformed, or notString, a value of another type.
+func (g *isoGen) ownedID(org string, ids []string, owner map[string]string, fresh string, malformed []string, notString int) any {
 	var own, others []string
-	for _, id := range g.w.grantIDs {
-		if g.w.grantOrg[id] == org {
+	for _, id := range ids {
+		if owner[id] == org {
 			own = append(own, id)
 		} else {
 			others = append(others, id)
@@ -527,11 +519,11 @@ func (g *isoGen) grantID(org string) any {
 	case x < 0.8:
 		return g.pick(others)
 	case x < 0.9:
-		return fmt.Sprintf("grt_%016x%016x", g.r.Uint64(), g.r.Uint64())
+		return fmt.Sprintf(fresh, g.r.Uint64(), g.r.Uint64())
 	case x < 0.97:
-		return g.pick([]string{"", "grt_", "GRT_0123456789abcdef0123456789abcdef", "' OR 1=1 --"})
+		return g.pick(malformed)
 	}
-	return 11
+	return notString
 }
 
 // scopes returns a random scope list: mostly some of the principal's own,
