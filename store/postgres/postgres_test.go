@@ -609,9 +609,11 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
-// TestMigrateAuditEvents builds a schema at version 2 with audit events in
-// the old form, opens it, and checks what the events become.
-func TestMigrateAuditEvents(t *testing.T) {
+// schemaAt makes a schema at migration version n (its first n
+// migrations applied and recorded, as a server of that version left it),
+// runs statements in it, and returns its name.
+func schemaAt(t *testing.T, n int, statements ...string) string {
+	t.Helper()
 	ctx := t.Context()
 	url, schema := pgtest.URL(t), pgtest.Schema(t)
 	conn, err := pgx.Connect(ctx, url)
@@ -624,22 +626,29 @@ func TestMigrateAuditEvents(t *testing.T) {
 		`SET search_path TO ` + pgx.Identifier{schema}.Sanitize(),
 		`CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
 	}
-	for i, name := range migrationFiles(t)[:2] {
+	for i, name := range migrationFiles(t)[:n] {
 		body, err := os.ReadFile("migrations/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		setup = append(setup, string(body), fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', now())`, i+1, name))
 	}
-	at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
-	setup = append(setup, `INSERT INTO audit_events (org_code, id, time, subject, client_id, action, target, outcome, detail) VALUES
-		('org_a', 'evt_0', '2025-01-02T03:04:05.000006Z', 'usr_1', 'c1', 'update_user', 'usr_2', 'ok', ''),
-		('', 'evt_1', '2025-01-02T03:04:05.000006Z', 'usr_1', 'c1', 'update_user', 'usr_2', 'error', 'tool failed')`)
-	for _, statement := range setup {
+	for _, statement := range append(setup, statements...) {
 		if _, err := conn.Exec(ctx, statement); err != nil {
 			t.Fatalf("%s: %v", statement, err)
 		}
 	}
+	return schema
+}
+
+// TestMigrateAuditEvents builds a schema at version 2 with audit events in
+// the old form, opens it, and checks what the events become.
+func TestMigrateAuditEvents(t *testing.T) {
+	ctx := t.Context()
+	schema := schemaAt(t, 2, `INSERT INTO audit_events (org_code, id, time, subject, client_id, action, target, outcome, detail) VALUES
+		('org_a', 'evt_0', '2025-01-02T03:04:05.000006Z', 'usr_1', 'c1', 'update_user', 'usr_2', 'ok', ''),
+		('', 'evt_1', '2025-01-02T03:04:05.000006Z', 'usr_1', 'c1', 'update_user', 'usr_2', 'error', 'tool failed')`)
+	at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
 
 	s := openIn(t, schema, nil)
 	if got := appliedMigrations(t, s); len(got) != len(migrationFiles(t)) {
@@ -662,31 +671,8 @@ func TestMigrateAuditEvents(t *testing.T) {
 // since it was made, stored clear.
 func TestMigrateSigningKeys(t *testing.T) {
 	ctx := t.Context()
-	url, schema := pgtest.URL(t), pgtest.Schema(t)
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	setup := []string{
-		`CREATE SCHEMA ` + pgx.Identifier{schema}.Sanitize(),
-		`SET search_path TO ` + pgx.Identifier{schema}.Sanitize(),
-		`CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
-	}
-	for i, name := range migrationFiles(t)[:4] {
-		body, err := os.ReadFile("migrations/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		setup = append(setup, string(body), fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', now())`, i+1, name))
-	}
+	schema := schemaAt(t, 4, `INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES ('k1', 'RS256', '\x3082', '2025-01-02T03:04:05.000006Z')`)
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
-	setup = append(setup, `INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES ('k1', 'RS256', '\x3082', '2025-01-02T03:04:05.000006Z')`)
-	for _, statement := range setup {
-		if _, err := conn.Exec(ctx, statement); err != nil {
-			t.Fatalf("%s: %v", statement, err)
-		}
-	}
 
 	keys, err := openIn(t, schema, nil).SigningKeys(ctx)
 	want := []store.SigningKey{{ID: "k1", Algorithm: "RS256", PrivateKey: []byte{0x30, 0x82}, CreatedAt: at, ActivateAt: at}}

@@ -340,12 +340,15 @@ func TestQueryTimeout(t *testing.T) {
 	}
 }
 
-// TestMigrateAuditEvents opens a database whose schema is at version 2,
-// with audit events in the old form, and checks what they become.
-func TestMigrateAuditEvents(t *testing.T) {
+// databaseAt makes a database file at migration version n (its first n
+// migrations applied and recorded, as a server of that version left it)
+// and returns its path and a handle, with foreign keys on, to write the
+// rows such a server wrote; the test closes it before opening the store.
+func databaseAt(t *testing.T, n int) (string, *sql.DB) {
+	t.Helper()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "v2.db")
-	db, err := sql.Open("sqlite", path)
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", n))
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,11 +359,22 @@ func TestMigrateAuditEvents(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range steps[:2] {
+	for _, m := range steps {
+		if m.Version > n {
+			break
+		}
 		if err := inTx(ctx, db, func(tx *sql.Tx) error { return apply(ctx, tx, m, time.Now()) }); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", m.Name, err)
 		}
 	}
+	return path, db
+}
+
+// TestMigrateAuditEvents opens a database whose schema is at version 2,
+// with audit events in the old form, and checks what they become.
+func TestMigrateAuditEvents(t *testing.T) {
+	ctx := t.Context()
+	path, db := databaseAt(t, 2)
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
 	for i, row := range []struct{ org, outcome, detail string }{{"org_a", "ok", ""}, {"", "error", "tool failed"}} {
 		_, err := db.ExecContext(ctx, `INSERT INTO audit_events (org_code, id, time, subject, client_id, action, target, outcome, detail)
@@ -389,26 +403,7 @@ func TestMigrateAuditEvents(t *testing.T) {
 // that has signed since it was made, stored clear.
 func TestMigrateSigningKeys(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "v4.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range steps {
-		if m.Version > 4 {
-			break
-		}
-		if err := inTx(ctx, db, func(tx *sql.Tx) error { return apply(ctx, tx, m, time.Now()) }); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, db := databaseAt(t, 4)
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
 	if _, err := db.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES ('k1', 'RS256', x'3082', ?)`, at.UnixMicro()); err != nil {
 		t.Fatal(err)
@@ -427,26 +422,7 @@ func TestMigrateSigningKeys(t *testing.T) {
 // one (public registered clients) keep none.
 func TestClientSecretsMigration(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range steps {
-		if m.Version >= 7 {
-			break
-		}
-		if err := inTx(ctx, db, func(tx *sql.Tx) error { return apply(ctx, tx, m, time.Now()) }); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-	}
+	path, db := databaseAt(t, 6)
 	if _, err := db.ExecContext(ctx, `INSERT INTO clients (id, name, kind, org_code, secret_hash, scopes, grant_types,
 		token_endpoint_auth_method, created_at) VALUES
 		('m2m', 'Agent', 'machine', NULL, 'abc123', '["read:users"]', '["client_credentials"]', 'client_secret_basic', 1700000000000000),
