@@ -34,6 +34,21 @@ func signedIn(u store.User) service.Caller {
 		Subject: u.ID, ClientID: "orgscope-console-test", OrgCode: u.OrgCode, GrantID: "grt_signin", Scopes: []string{"read:orgs"}}}
 }
 
+// consoleCaller signs u in to the console and returns the caller its
+// session then makes of every request.
+func consoleCaller(t *testing.T, svc *service.Service, u store.User) service.Caller {
+	t.Helper()
+	sess, err := svc.StartConsoleSession(t.Context(), signedIn(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := svc.ConsoleCaller(t.Context(), sess.Token, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func kindOf(err error) service.Kind {
 	var se *service.Error
 	if errors.As(err, &se) {
@@ -297,14 +312,7 @@ func TestOperatorOnlyWaysIn(t *testing.T) {
 		global := service.Caller{Via: service.ViaMCP, Principal: &auth.Principal{Subject: "root-agent", ClientID: "root-agent", Scopes: auth.AllScopes}}
 		tenant := acmeCaller()
 		person := signedIn(admin)
-		sess, err := svc.StartConsoleSession(ctx, person)
-		if err != nil {
-			t.Fatal(err)
-		}
-		console, _, err := svc.ConsoleCaller(ctx, sess.Token, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		console := consoleCaller(t, svc, admin)
 		before := snapshotClients(t, st)
 		for name, call := range calls {
 			for who, c := range map[string]service.Caller{"a global token": global, "an org-scoped token": tenant} {
@@ -424,15 +432,7 @@ func TestExportAuditFilters(t *testing.T) {
 		svc.ListUsers(ctx, acme, service.ListUsersInput{})
 		svc.ListUsers(ctx, beta, service.ListUsersInput{})
 		svc.CreateUser(ctx, acme, service.CreateUserInput{Email: "bad"})
-		admin := newPerson(t, st, "org_acme", "admin@acme.example", store.RoleAdmin, false)
-		sess, err := svc.StartConsoleSession(ctx, signedIn(admin))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _, err := svc.ConsoleCaller(ctx, sess.Token, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := consoleCaller(t, svc, newPerson(t, st, "org_acme", "admin@acme.example", store.RoleAdmin, false))
 		export := func(in service.ExportAuditInput) ([]store.AuditEvent, error) {
 			var got []store.AuditEvent
 			err := svc.ExportAuditEvents(ctx, c, in, func(e store.AuditEvent) error { got = append(got, e); return nil })
@@ -478,15 +478,7 @@ func TestDryRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		admin := newPerson(t, st, "org_acme", "admin@acme.example", store.RoleAdmin, false)
-		sess, err := svc.StartConsoleSession(ctx, signedIn(admin))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _, err := svc.ConsoleCaller(ctx, sess.Token, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := consoleCaller(t, svc, newPerson(t, st, "org_acme", "admin@acme.example", store.RoleAdmin, false))
 		id := reader.Client.ClientID
 		list, err := svc.DryRun(ctx, c, service.DryRunInput{ClientID: id, Tool: "list_users", Arguments: json.RawMessage(`{"limit": 5}`)})
 		if err != nil || !list.Request.Allow || !list.Call.Allow || list.Call.NeedsApproval || !slices.Equal(list.Call.Policies, []string{"tools"}) {
@@ -540,17 +532,7 @@ func TestApprovalsInTheConsole(t *testing.T) {
 		if e == nil || e.Approval == nil {
 			t.Fatalf("no approval asked: %+v", e)
 		}
-		caller := func(u store.User) service.Caller {
-			sess, err := svc.StartConsoleSession(ctx, signedIn(u))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, _, err := svc.ConsoleCaller(ctx, sess.Token, "", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c
-		}
+		caller := func(u store.User) service.Caller { return consoleCaller(t, svc, u) }
 		admin := caller(newPerson(t, st, "org_acme", "admin@acme.example", store.RoleAdmin, false))
 		root := caller(newPerson(t, st, "org_beta", "root@beta.example", store.RoleMember, true))
 		betaAdmin := caller(newPerson(t, st, "org_beta", "admin@beta.example", store.RoleAdmin, false))
